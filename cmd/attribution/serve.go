@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/dynalite"
+	"github.com/attribution-dev/attribution/internal/logging"
+	"github.com/attribution-dev/attribution/internal/server"
+	"github.com/attribution-dev/attribution/internal/store"
+)
+
+type storeClient = *dynamodb.Client
+
+func runServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	port := fs.Int("port", envInt("PORT", 3000), "port to listen on (PORT)")
+	dataDir := fs.String("data", ".data", "directory for local data: dynalite's tables, the Segment outbox, stream failures")
+	startDynalite := fs.Bool("dynalite", false, "start dynalite with its data under -data (ignored when DYNAMODB_ENDPOINT is set)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := logging.New(os.Stderr, false)
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+
+	if cfg.DynamoDBEndpoint == "" && *startDynalite {
+		dl, err := dynalite.Start(ctx, dynalite.Options{Path: filepath.Join(*dataDir, "dynalite")})
+		if err != nil {
+			return err
+		}
+		defer dl.Stop()
+		cfg.DynamoDBEndpoint = dl.Endpoint
+		log.Info("dynalite started", "endpoint", dl.Endpoint, "data", filepath.Join(*dataDir, "dynalite"))
+	}
+	if cfg.DynamoDBEndpoint == "" {
+		log.Warn("DYNAMODB_ENDPOINT is empty: using AWS DynamoDB in " + cfg.Region)
+	}
+	if cfg.APIKey == "" {
+		log.Warn("API_KEY is empty: /api/* and /segment/* are open to anyone who can reach this port. Set API_KEY before exposing it.")
+	}
+	if cfg.SharedSecret == "" {
+		log.Warn("SEGMENT_SHARED_SECRET is empty: POST /events accepts unsigned bodies")
+	}
+
+	db, err := store.NewClient(ctx, store.ClientOptions{Region: cfg.Region, Endpoint: cfg.DynamoDBEndpoint})
+	if err != nil {
+		return err
+	}
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = createTables(tctx, cfg, db)
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	stack, err := server.New(server.Options{Config: cfg, DB: db, Log: log, DataDir: *dataDir})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)),
+		Handler:           stack.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+	}
+	log.Info("serving", "url", "http://"+srv.Addr, "events_table", cfg.EventsTable)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests and queued stream records")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("http shutdown", "err", err)
+	}
+	if err := stack.Stream.Close(sctx); err != nil {
+		log.Error("stream records still queued at shutdown", "err", err)
+	}
+	return nil
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}

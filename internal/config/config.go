@@ -1,0 +1,151 @@
+// Package config reads the service's settings from the environment, and from a .env file
+// when one is present. Variables already in the environment win over .env.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/joho/godotenv"
+)
+
+// Config is every setting of DESIGN.md's "Configuration" contract.
+type Config struct {
+	Region           string
+	Stage            string
+	EventsTable      string
+	IdentitiesTable  string
+	TouchesTable     string
+	DynamoDBEndpoint string
+
+	SegmentWriteKey string
+	SegmentEndpoint string
+	SharedSecret    string
+	APIKey          string
+
+	SourceIdentifiedEvent string
+	InternalDomains       []string
+	IgnoredReferrers      []string
+	Realtime              bool
+	RetentionDays         int
+	TouchRetentionDays    int
+}
+
+// Defaults match .env.example so that a fresh clone runs without a .env.
+const (
+	DefaultRegion          = "us-east-1"
+	DefaultStage           = "dev"
+	DefaultSegmentEndpoint = "https://api.segment.io"
+	DefaultSourceEvent     = "Source Identified"
+)
+
+// Load reads .env (if present) into the process environment without overriding what is
+// already set, then parses the environment.
+func Load() (Config, error) {
+	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Config{}, fmt.Errorf("load .env: %w", err)
+	}
+	return FromLookup(os.LookupEnv)
+}
+
+// FromLookup parses settings from any lookup function, so tests need no process environment.
+func FromLookup(lookup func(string) (string, bool)) (Config, error) {
+	get := func(name, def string) string {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	c := Config{
+		Region:                get("AWS_REGION", DefaultRegion),
+		Stage:                 get("STAGE", DefaultStage),
+		DynamoDBEndpoint:      get("DYNAMODB_ENDPOINT", ""),
+		SegmentWriteKey:       get("SEGMENT_WRITE_KEY", ""),
+		SegmentEndpoint:       strings.TrimRight(get("SEGMENT_ENDPOINT", DefaultSegmentEndpoint), "/"),
+		SharedSecret:          get("SEGMENT_SHARED_SECRET", ""),
+		APIKey:                get("API_KEY", ""),
+		SourceIdentifiedEvent: get("SOURCE_IDENTIFIED_EVENT", DefaultSourceEvent),
+		InternalDomains:       splitList(get("INTERNAL_DOMAINS", "")),
+		IgnoredReferrers:      splitList(get("IGNORED_REFERRERS", "")),
+	}
+	c.EventsTable = get("EVENTS_TABLE", "attribution-"+c.Stage+"-events")
+	c.IdentitiesTable = get("IDENTITIES_TABLE", "attribution-"+c.Stage+"-identities")
+	c.TouchesTable = get("TOUCHES_TABLE", "attribution-"+c.Stage+"-touches")
+
+	var err error
+	if c.Realtime, err = parseBool("REALTIME", get("REALTIME", "true")); err != nil {
+		return Config{}, err
+	}
+	if c.RetentionDays, err = parseDays("RETENTION_DAYS", get("RETENTION_DAYS", "")); err != nil {
+		return Config{}, err
+	}
+	if c.TouchRetentionDays, err = parseDays("TOUCH_RETENTION_DAYS", get("TOUCH_RETENTION_DAYS", "")); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// RequireInLambda names every variable a deployed function must have explicitly: defaults
+// that suit a laptop (table names derived from STAGE) would silently point a Lambda at
+// the wrong tables.
+func RequireInLambda(lookup func(string) (string, bool), names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if v, ok := lookup(n); !ok || strings.TrimSpace(v) == "" {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// InLambda reports whether the process runs inside AWS Lambda (or its emulator).
+func InLambda() bool {
+	_, ok := os.LookupEnv("AWS_LAMBDA_FUNCTION_NAME")
+	return ok
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.ToLower(strings.TrimSpace(part)); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseBool(name, v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not true or false", name, v)
+	}
+	return b, nil
+}
+
+func parseDays(name, v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s: %q is not a positive number of days (leave it empty to keep forever)", name, v)
+	}
+	return n, nil
+}
+
+// EventRetention is how long raw events are kept (0: forever).
+func (c Config) EventRetention() time.Duration {
+	return time.Duration(c.RetentionDays) * 24 * time.Hour
+}
+
+// TouchRetention is how long touches are kept (0: forever).
+func (c Config) TouchRetention() time.Duration {
+	return time.Duration(c.TouchRetentionDays) * 24 * time.Hour
+}

@@ -1,0 +1,76 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// MaxBatch is the most events one body may carry: Webhooks (Actions) batches up to 4,000.
+const MaxBatch = 4000
+
+// Item is one entry of a body: the event, or why it was refused.
+type Item struct {
+	Index int
+	Event Event
+	Err   error
+}
+
+// Body is a parsed request: Batch is false for a single-event body.
+type Body struct {
+	Batch bool
+	Items []Item
+}
+
+// ErrMalformed marks a body that is not an event, an array of events or a batch.
+var ErrMalformed = errors.New("malformed body")
+
+// ParseBody splits a webhook body into events. A body that is not JSON at all is an
+// error; events that fail validation are reported per item so the valid ones can be kept.
+func ParseBody(body []byte) (Body, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return Body{}, fmt.Errorf("%w: empty body", ErrMalformed)
+	}
+	switch trimmed[0] {
+	case '[':
+		var raws []json.RawMessage
+		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			return Body{}, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
+		}
+		return parseMany(raws)
+	case '{':
+		var probe struct {
+			Batch json.RawMessage `json:"batch"`
+		}
+		if err := json.Unmarshal(trimmed, &probe); err != nil {
+			return Body{}, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
+		}
+		if probe.Batch == nil || string(probe.Batch) == "null" {
+			ev, err := Parse(trimmed)
+			return Body{Items: []Item{{Event: ev, Err: err}}}, nil
+		}
+		var raws []json.RawMessage
+		if err := json.Unmarshal(probe.Batch, &raws); err != nil {
+			return Body{}, fmt.Errorf("%w: batch must be an array of events", ErrMalformed)
+		}
+		return parseMany(raws)
+	}
+	return Body{}, fmt.Errorf("%w: expected a JSON object or array", ErrMalformed)
+}
+
+func parseMany(raws []json.RawMessage) (Body, error) {
+	if len(raws) == 0 {
+		return Body{}, fmt.Errorf("%w: no events in batch", ErrMalformed)
+	}
+	if len(raws) > MaxBatch {
+		return Body{}, fmt.Errorf("%w: %d events in one body; at most %d", ErrMalformed, len(raws), MaxBatch)
+	}
+	b := Body{Batch: true, Items: make([]Item, len(raws))}
+	for i, raw := range raws {
+		ev, err := Parse(raw)
+		b.Items[i] = Item{Index: i, Event: ev, Err: err}
+	}
+	return b, nil
+}

@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Route binds a handler to an API Gateway route key such as "GET /api/user/{id}".
+// The same keys appear in serverless.yml.
+type Route struct {
+	Method  string
+	Path    string
+	Handler Handler
+}
+
+// Key is the route key API Gateway puts in the request.
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// MaxRequestBody is what the local server reads at most; API Gateway allows 10 MB.
+const MaxRequestBody = 10 << 20
+
+// NewServer serves routes over net/http, handing each request to its handler as the
+// API Gateway HTTP API (payload format 2.0) event Lambda would receive, so the local
+// stack runs exactly the code that is deployed.
+func NewServer(log *slog.Logger, timeout time.Duration, routes ...Route) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.Handle(rt.Method+" "+rt.Path, adapt(log, timeout, rt))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeResponse(w, Error(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
+	})
+	return mux
+}
+
+func adapt(log *slog.Logger, timeout time.Duration, rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		req, err := toAPIGateway(r, rt)
+		var resp events.APIGatewayV2HTTPResponse
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			resp = Error(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooLarge.Limit))
+		case err != nil:
+			resp = Error(http.StatusBadRequest, "could not read the request body")
+		default:
+			resp, err = rt.Handler(ctx, req)
+			if err != nil {
+				// API Gateway answers a handler error with a bare 500; so do we.
+				log.ErrorContext(ctx, "handler failed", "route", rt.Key(), "err", err)
+				resp = Error(http.StatusInternalServerError, "Internal Server Error")
+			}
+		}
+		writeResponse(w, resp)
+		log.InfoContext(ctx, "request", "route", rt.Key(), "status", resp.StatusCode, "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+func toAPIGateway(r *http.Request, rt Route) (events.APIGatewayV2HTTPRequest, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxRequestBody))
+	if err != nil {
+		return events.APIGatewayV2HTTPRequest{}, err
+	}
+	headers := make(map[string]string, len(r.Header))
+	for k, v := range r.Header {
+		headers[strings.ToLower(k)] = strings.Join(v, ",")
+	}
+	query := make(map[string]string, len(r.URL.Query()))
+	for k, v := range r.URL.Query() {
+		query[k] = strings.Join(v, ",")
+	}
+	params := map[string]string{}
+	for _, name := range pathParamNames(rt.Path) {
+		params[name] = r.PathValue(name)
+	}
+	req := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              rt.Key(),
+		RawPath:               r.URL.EscapedPath(),
+		RawQueryString:        r.URL.RawQuery,
+		Headers:               headers,
+		QueryStringParameters: query,
+		PathParameters:        params,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			RouteKey:  rt.Key(),
+			RequestID: fmt.Sprintf("local-%d", time.Now().UnixNano()),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method:    r.Method,
+				Path:      r.URL.Path,
+				Protocol:  r.Proto,
+				SourceIP:  r.RemoteAddr,
+				UserAgent: r.UserAgent(),
+			},
+			TimeEpoch: time.Now().UnixMilli(),
+		},
+	}
+	// API Gateway base64-encodes bodies it does not consider text; mimic that for
+	// anything that is not valid UTF-8 so handlers decode both paths.
+	if utf8.Valid(body) {
+		req.Body = string(body)
+	} else {
+		req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	return req, nil
+}
+
+func pathParamNames(path string) []string {
+	var names []string
+	for _, seg := range strings.Split(path, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			names = append(names, strings.TrimSuffix(strings.Trim(seg, "{}"), "..."))
+		}
+	}
+	return names
+}
+
+func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) {
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		if decoded, err := base64.StdEncoding.DecodeString(resp.Body); err == nil {
+			body = decoded
+		}
+	}
+	status := resp.StatusCode
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

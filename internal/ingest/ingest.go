@@ -1,0 +1,198 @@
+// Package ingest is the Segment webhook: POST /events verifies the signature, validates
+// each event and stores it once per messageId.
+package ingest
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/httpapi"
+)
+
+// MaxBody is the largest body accepted: a full 4,000-event Webhooks (Actions) batch
+// fits well within it. (A deployed Lambda also has a 6 MB synchronous payload limit.)
+const MaxBody = 8 << 20
+
+// DefaultConcurrency is how many writes are in flight for one batch: enough to store
+// 4,000 events well within Segment's 5-second timeout.
+const DefaultConcurrency = 64
+
+// Store keeps events. Put reports whether it stored ev (false: already stored).
+type Store interface {
+	Put(ctx context.Context, ev event.Event) (bool, error)
+}
+
+// Handler serves POST /events.
+type Handler struct {
+	Store Store
+	// Secret, when set, is SEGMENT_SHARED_SECRET: the body's HMAC-SHA1 must match X-Signature.
+	Secret      string
+	Concurrency int
+	Log         *slog.Logger
+}
+
+// Response is what POST /events answers.
+type Response struct {
+	Received     int        `json:"received"`
+	Stored       int        `json:"stored"`
+	Duplicates   int        `json:"duplicates"`
+	StoredIDs    []string   `json:"storedIds"`
+	DuplicateIDs []string   `json:"duplicateIds"`
+	Rejected     []Rejected `json:"rejected,omitempty"`
+}
+
+// Rejected is an event of a batch that was refused, and why.
+type Rejected struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// Handle is the Lambda handler.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	// Check the size before decoding anything: base64 inflates by 4/3.
+	if len(req.Body) > MaxBody*4/3+4 || (!req.IsBase64Encoded && len(req.Body) > MaxBody) {
+		return tooLarge(), nil
+	}
+	body, err := httpapi.Body(req)
+	if err != nil {
+		return httpapi.Error(http.StatusBadRequest, "body is not valid base64"), nil
+	}
+	if len(body) > MaxBody {
+		return tooLarge(), nil
+	}
+	if h.Secret != "" {
+		if msg := verifySignature(body, httpapi.Header(req, "x-signature"), h.Secret); msg != "" {
+			return httpapi.Error(http.StatusUnauthorized, msg), nil
+		}
+	}
+	parsed, err := event.ParseBody(body)
+	if err != nil {
+		return httpapi.Error(http.StatusBadRequest, err.Error()), nil
+	}
+
+	resp := Response{Received: len(parsed.Items)}
+	var valid []event.Event
+	for _, it := range parsed.Items {
+		if it.Err != nil {
+			resp.Rejected = append(resp.Rejected, Rejected{Index: it.Index, Error: it.Err.Error()})
+			continue
+		}
+		valid = append(valid, it.Event)
+	}
+	if len(valid) == 0 {
+		if !parsed.Batch {
+			return httpapi.Error(http.StatusBadRequest, resp.Rejected[0].Error), nil
+		}
+		return httpapi.JSON(http.StatusBadRequest, struct {
+			Error    string     `json:"error"`
+			Rejected []Rejected `json:"rejected"`
+		}{"no valid event in batch", resp.Rejected}), nil
+	}
+
+	stored, err := h.storeAll(ctx, valid)
+	if err != nil {
+		// Some events may be stored already; Segment's retry finds them as duplicates.
+		h.Log.ErrorContext(ctx, "store events failed", "request_id", req.RequestContext.RequestID, "events", len(valid), "err", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "could not store events; retry later"), nil
+	}
+	resp.StoredIDs = make([]string, 0, len(valid))
+	resp.DuplicateIDs = []string{}
+	for i, ev := range valid {
+		if stored[i] {
+			resp.StoredIDs = append(resp.StoredIDs, ev.MessageID)
+		} else {
+			resp.DuplicateIDs = append(resp.DuplicateIDs, ev.MessageID)
+		}
+	}
+	resp.Stored, resp.Duplicates = len(resp.StoredIDs), len(resp.DuplicateIDs)
+	h.Log.InfoContext(ctx, "events received", "request_id", req.RequestContext.RequestID,
+		"received", resp.Received, "stored", resp.Stored, "duplicates", resp.Duplicates, "rejected", len(resp.Rejected))
+	return httpapi.JSON(http.StatusOK, resp), nil
+}
+
+// storeAll writes events with bounded concurrency. Any failure fails the whole call, so
+// the sender retries; the events that did get stored dedupe on that retry.
+func (h *Handler) storeAll(ctx context.Context, evs []event.Event) ([]bool, error) {
+	stored := make([]bool, len(evs))
+	workers := h.Concurrency
+	if workers <= 0 {
+		workers = DefaultConcurrency
+	}
+	workers = min(workers, len(evs))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		next     = make(chan int)
+		errOnce  sync.Once
+		firstErr error
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				ok, err := h.Store.Put(ctx, evs[i])
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					continue
+				}
+				stored[i] = ok
+			}
+		})
+	}
+feed:
+	for i := range evs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return nil, fmt.Errorf("store %d events: %w", len(evs), firstErr)
+	}
+	return stored, nil
+}
+
+// verifySignature returns why the signature is refused, or "" when it matches.
+func verifySignature(body []byte, signature, secret string) string {
+	if signature == "" {
+		return "missing X-Signature header"
+	}
+	got, err := hex.DecodeString(strings.TrimSpace(signature))
+	if err != nil {
+		return "X-Signature is not a hex HMAC-SHA1"
+	}
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write(body)
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return "X-Signature does not match the body"
+	}
+	return ""
+}
+
+// Sign is the X-Signature Segment sends for body: lowercase hex HMAC-SHA1.
+func Sign(body []byte, secret string) string {
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func tooLarge() events.APIGatewayV2HTTPResponse {
+	return httpapi.Error(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxBody))
+}

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/attribution-dev/attribution/internal/event"
+)
+
+// Attributes of an event item beyond its keys. Raw keeps the complete original JSON.
+const (
+	AttrType            = "type"
+	AttrName            = "name"
+	AttrPreviousID      = "previousId"
+	AttrGroupID         = "groupId"
+	AttrURL             = "url"
+	AttrReferrer        = "referrer"
+	AttrRaw             = "raw"
+	AttrTimestampSource = "timestampSource"
+	AttrDerivedID       = "derivedMessageId"
+)
+
+// Events is the raw event store: one item per messageId, written once.
+type Events struct {
+	db    *dynamodb.Client
+	table string
+	// Retention, when set, gives each item a TTL counted from the event's own time, so
+	// that writing the same event again produces the same item (and no stream record).
+	Retention time.Duration
+}
+
+// NewEvents returns the repository for the events table.
+func NewEvents(db *dynamodb.Client, table string) *Events {
+	return &Events{db: db, table: table}
+}
+
+// Table is the events table's name.
+func (s *Events) Table() string { return s.table }
+
+// Put stores ev unless an event with its messageId is already stored. It reports
+// whether this call stored it; a duplicate is not an error. The check and the write are
+// one conditional request, so concurrent deliveries of the same event store it once.
+func (s *Events) Put(ctx context.Context, ev event.Event) (bool, error) {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.table),
+		Item:                EventItem(ev, s.Retention),
+		ConditionExpression: aws.String("attribute_not_exists(" + AttrMessageID + ")"),
+	})
+	var exists *types.ConditionalCheckFailedException
+	if errors.As(err, &exists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("put event %s: %w", ev.MessageID, err)
+	}
+	return true, nil
+}
+
+// EventItem is the stored form of an event. It depends only on the event (and the
+// retention), never on when it was received, so replays write identical items.
+func EventItem(ev event.Event, retention time.Duration) map[string]types.AttributeValue {
+	item := map[string]types.AttributeValue{
+		AttrMessageID:       &types.AttributeValueMemberS{Value: ev.MessageID},
+		AttrType:            &types.AttributeValueMemberS{Value: ev.Type},
+		AttrTime:            &types.AttributeValueMemberS{Value: ev.Time()},
+		AttrTimestampSource: &types.AttributeValueMemberS{Value: ev.TimestampSource},
+		AttrRaw:             &types.AttributeValueMemberS{Value: string(ev.Raw)},
+	}
+	// Index keys may not be empty strings; absent attributes keep items out of sparse indexes.
+	for name, v := range map[string]string{
+		AttrAnonymousID: ev.AnonymousID,
+		AttrUserID:      ev.UserID,
+		AttrName:        ev.Name,
+		AttrPreviousID:  ev.PreviousID,
+		AttrGroupID:     ev.GroupID,
+		AttrURL:         ev.URL,
+		AttrReferrer:    ev.Referrer,
+	} {
+		if v != "" {
+			item[name] = &types.AttributeValueMemberS{Value: v}
+		}
+	}
+	if ev.DerivedMessageID {
+		item[AttrDerivedID] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	if retention > 0 {
+		expires := ev.Timestamp.Add(retention).Unix()
+		item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
+	}
+	return item
+}
+
+// EventFromItem reads an event item back, as stored or as a stream's NEW_IMAGE.
+func EventFromItem(item map[string]types.AttributeValue) (event.Event, error) {
+	str := func(name string) string {
+		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		return ""
+	}
+	ev := event.Event{
+		MessageID:       str(AttrMessageID),
+		Type:            str(AttrType),
+		AnonymousID:     str(AttrAnonymousID),
+		UserID:          str(AttrUserID),
+		PreviousID:      str(AttrPreviousID),
+		GroupID:         str(AttrGroupID),
+		Name:            str(AttrName),
+		URL:             str(AttrURL),
+		Referrer:        str(AttrReferrer),
+		TimestampSource: str(AttrTimestampSource),
+		Raw:             []byte(str(AttrRaw)),
+	}
+	if v, ok := item[AttrDerivedID].(*types.AttributeValueMemberBOOL); ok {
+		ev.DerivedMessageID = v.Value
+	}
+	if ev.MessageID == "" || ev.Type == "" {
+		return event.Event{}, errors.New("event item has no messageId or type")
+	}
+	t, err := time.Parse(event.TimeLayout, str(AttrTime))
+	if err != nil {
+		return event.Event{}, fmt.Errorf("event item %s: bad %s: %w", ev.MessageID, AttrTime, err)
+	}
+	ev.Timestamp = t
+	return ev, nil
+}
