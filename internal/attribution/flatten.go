@@ -37,29 +37,22 @@ var flatFields = [...]flatField{
 	{"referrer_assistant", func(d *source.Description) string { return d.Referrer.Assistant }},
 	{"referrer_from", func(d *source.Description) string { return d.Referrer.From }},
 	{"referrer_link", func(d *source.Description) string { return d.Referrer.Link }},
-	{"campaign_source", func(d *source.Description) string {
-		return campaignField(d, func(c *source.Campaign) string { return c.Source })
-	}},
-	{"campaign_medium", func(d *source.Description) string {
-		return campaignField(d, func(c *source.Campaign) string { return c.Medium })
-	}},
-	{"campaign_campaign", func(d *source.Description) string {
-		return campaignField(d, func(c *source.Campaign) string { return c.Campaign })
-	}},
-	{"campaign_term", func(d *source.Description) string {
-		return campaignField(d, func(c *source.Campaign) string { return c.Term })
-	}},
-	{"campaign_content", func(d *source.Description) string {
-		return campaignField(d, func(c *source.Campaign) string { return c.Content })
-	}},
+	{"campaign_source", func(d *source.Description) string { return campaignOf(d).Source }},
+	{"campaign_medium", func(d *source.Description) string { return campaignOf(d).Medium }},
+	{"campaign_campaign", func(d *source.Description) string { return campaignOf(d).Campaign }},
+	{"campaign_term", func(d *source.Description) string { return campaignOf(d).Term }},
+	{"campaign_content", func(d *source.Description) string { return campaignOf(d).Content }},
 	{"channel", func(d *source.Description) string { return d.Channel }},
 }
 
-func campaignField(d *source.Description, get func(*source.Campaign) string) string {
+// noCampaign stands in for a nil campaign so the getters above need no nil checks.
+var noCampaign source.Campaign
+
+func campaignOf(d *source.Description) *source.Campaign {
 	if d.Campaign == nil {
-		return ""
+		return &noCampaign
 	}
-	return get(d.Campaign)
+	return d.Campaign
 }
 
 // touchKeys holds every key one touch contributes under one prefix, built once so that
