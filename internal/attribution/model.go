@@ -124,7 +124,8 @@ const (
 // Credits are summed per (channel, source, campaign) and sorted by credit, largest
 // first, then by channel, source and campaign. For any non-empty set of counted touches
 // they sum to 1 (they are renormalised after summing, so float rounding cannot make a
-// report total 0.9999999). With no touch to count, Credits returns an empty, non-nil
+// report total 0.9999999). A group whose time_decay weight underflows to zero is left
+// out rather than listed with credit 0. With no touch to count, Credits returns an empty, non-nil
 // slice and no error: a person with no touches has nothing to credit, which is not a
 // failure.
 //
@@ -258,6 +259,10 @@ func (c *credits) result() []Credit {
 	for i := range c.list {
 		c.list[i].Credit /= total
 	}
+	// Groups whose share underflowed to zero (time_decay with touches many half-lives
+	// old) are dropped: a row crediting exactly nothing is noise in a report. The latest
+	// touch weighs 1, so at least one group always survives.
+	c.list = slices.DeleteFunc(c.list, func(cr Credit) bool { return cr.Credit == 0 })
 	slices.SortFunc(c.list, func(a, b Credit) int {
 		if a.Credit != b.Credit {
 			return cmp.Compare(b.Credit, a.Credit)
