@@ -84,8 +84,8 @@ const maxTouchKeys = len(flatFields) + 3
 
 // Flatten returns the description with nested keys joined by "_", exactly the keys its
 // JSON encoding has (referrer_type, referrer_client, campaign_source, channel, ...).
-// Empty values are left out: an empty trait would only erase what Segment already knows
-// from an earlier, richer touch.
+// Empty values are left out, as the contract asks: an empty string carries no
+// information, and leaving it out keeps messages well under Segment's 32 KB limit.
 func Flatten(d source.Description) map[string]any {
 	m := make(map[string]any, len(flatFields))
 	putDescription(m, plainKeys, &d)
@@ -109,6 +109,10 @@ func TrackProperties(t Touch) map[string]any {
 // absent, not null, when every touch was direct: sending nulls would make Segment
 // destinations clear the traits, and a person whose touches are all direct has never had
 // a non-direct touch to clear.
+//
+// Segment merges traits into a profile, so a key the previous last touch had and the new
+// one lacks (say source_last_campaign_term) keeps its old value downstream. Clearing it
+// would need explicit nulls, which the contract does not ask for.
 func Traits(s Summary) map[string]any {
 	m := make(map[string]any, 3*maxTouchKeys)
 	putTouch(m, firstKeys, s.First)

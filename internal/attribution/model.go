@@ -123,11 +123,11 @@ const (
 //
 // Credits are summed per (channel, source, campaign) and sorted by credit, largest
 // first, then by channel, source and campaign. For any non-empty set of counted touches
-// they sum to 1 (they are renormalised after summing, so float rounding cannot make a
-// report total 0.9999999). A group whose time_decay weight underflows to zero is left
-// out rather than listed with credit 0. With no touch to count, Credits returns an empty, non-nil
-// slice and no error: a person with no touches has nothing to credit, which is not a
-// failure.
+// they sum to 1: they are normalised once, after summing, so float rounding cannot make
+// a report total 0.9999999. A group whose time_decay share underflows to zero is left
+// out rather than listed with credit 0. With no touch to count, Credits returns an
+// empty, non-nil slice (JSON [] rather than null) and no error: a person with no touches
+// has nothing to credit, which is not a failure.
 //
 // Labels: channel is the description's channel ("Unassigned" if empty). Source is the
 // utm_source when present, else the referrer's name (engine, network, client, site or
