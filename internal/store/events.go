@@ -131,3 +131,56 @@ func EventFromItem(item map[string]types.AttributeValue) (event.Event, error) {
 	ev.Timestamp = t
 	return ev, nil
 }
+
+// PreviousPageView returns the time of the visitor's latest page view strictly before
+// (ts, messageID), and whether there is one. It reads the events index rather than any
+// mutable state, so the answer is the same on redelivery and for late arrivals.
+func (s *Events) PreviousPageView(ctx context.Context, anonymousID, userID string, ts time.Time, messageID string) (time.Time, bool, error) {
+	index, keyAttr, key := IndexByAnonymousID, AttrAnonymousID, anonymousID
+	if anonymousID == "" {
+		index, keyAttr, key = IndexByUserID, AttrUserID, userID
+	}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		IndexName:              aws.String(index),
+		KeyConditionExpression: aws.String("#k = :k AND #t <= :t"),
+		FilterExpression:       aws.String("#type = :page AND #id <> :id"),
+		ExpressionAttributeNames: map[string]string{
+			"#k": keyAttr, "#t": AttrTime, "#type": AttrType, "#id": AttrMessageID,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":k":    &types.AttributeValueMemberS{Value: key},
+			":t":    &types.AttributeValueMemberS{Value: ts.UTC().Format(event.TimeLayout)},
+			":page": &types.AttributeValueMemberS{Value: event.TypePage},
+			":id":   &types.AttributeValueMemberS{Value: messageID},
+		},
+		ProjectionExpression: aws.String("#t, #id"),
+		ScanIndexForward:     aws.Bool(false),
+		Limit:                aws.Int32(25),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("query previous page view of %s: %w", key, err)
+		}
+		for _, item := range page.Items {
+			prev, err := time.Parse(event.TimeLayout, stringAttr(item, AttrTime))
+			if err != nil {
+				continue
+			}
+			// Two page views in the same millisecond: order them by messageId, as touches are.
+			if prev.Equal(ts) && stringAttr(item, AttrMessageID) > messageID {
+				continue
+			}
+			return prev, true, nil
+		}
+	}
+	return time.Time{}, false, nil
+}
+
+func stringAttr(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
