@@ -1,0 +1,50 @@
+package config
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+func TestDefaultsDeriveTableNamesFromStage(t *testing.T) {
+	c, err := FromLookup(lookup(map[string]string{"STAGE": "prod"}))
+	require.NoError(t, err)
+	assert.Equal(t, "attribution-prod-events", c.EventsTable)
+	assert.Equal(t, "attribution-prod-touches", c.TouchesTable)
+	assert.Equal(t, DefaultSegmentEndpoint, c.SegmentEndpoint)
+	assert.Equal(t, DefaultSourceEvent, c.SourceIdentifiedEvent)
+	assert.True(t, c.Realtime)
+	assert.Zero(t, c.EventRetention())
+}
+
+func TestListsAndNumbers(t *testing.T) {
+	c, err := FromLookup(lookup(map[string]string{
+		"INTERNAL_DOMAINS": " Example.com, app.example.com ,,", "RETENTION_DAYS": "30",
+		"REALTIME": "false", "SEGMENT_ENDPOINT": "https://events.eu1.segmentapis.com/",
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"example.com", "app.example.com"}, c.InternalDomains)
+	assert.Equal(t, 30, c.RetentionDays)
+	assert.False(t, c.Realtime)
+	assert.Equal(t, "https://events.eu1.segmentapis.com", c.SegmentEndpoint)
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	for name, value := range map[string]string{"RETENTION_DAYS": "ten", "REALTIME": "maybe", "TOUCH_RETENTION_DAYS": "-1"} {
+		_, err := FromLookup(lookup(map[string]string{name: value}))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), name)
+	}
+}
+
+func TestRequireInLambdaNamesMissing(t *testing.T) {
+	err := RequireInLambda(lookup(map[string]string{"EVENTS_TABLE": "x"}), "EVENTS_TABLE", "TOUCHES_TABLE")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "TOUCHES_TABLE")
+	assert.NotContains(t, err.Error(), "EVENTS_TABLE")
+}
