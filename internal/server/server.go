@@ -49,7 +49,7 @@ func New(o Options) (*Stack, error) {
 	evs := store.NewEvents(o.DB, cfg.EventsTable)
 	evs.Retention = cfg.EventRetention()
 
-	em := stream.NewEmulator(o.Log, o.Stream, consumers(o)...)
+	em := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
 
 	webhook := &ingest.Handler{
 		Store:  publishing{Events: evs, stream: em},
@@ -66,8 +66,9 @@ func New(o Options) (*Stack, error) {
 	}, nil
 }
 
-// consumers are the stream's event source mappings, with their filter patterns.
-func consumers(o Options) []stream.Consumer {
+// Consumers are the stream's event source mappings, with their filter patterns. The
+// importer runs the same list to derive touches and identities from what it imports.
+func Consumers(o Options) []stream.Consumer {
 	return nil
 }
 
