@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -111,7 +112,8 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		f.value = string(b)
 		return nil
 	}
-	return errors.New("must be a string")
+	// A type error lets encoding/json add the field's name to the message.
+	return &json.UnmarshalTypeError{Value: "non-string", Type: reflect.TypeFor[string]()}
 }
 
 // Parse validates one event's JSON. Errors wrap ErrInvalid and name the field at fault.
