@@ -192,7 +192,8 @@ type Result struct {
 	MessageID string
 	// Sent is true when Segment acknowledged the request holding the message with a
 	// 2xx, or, in dry run, when the batch was written to the outbox.
-	Sent   bool
+	Sent bool
+	// DryRun is true for every result of a client without a write key.
 	DryRun bool
 	// Batch is the index of the request that carried the message, -1 when the
 	// message was refused before sending.
@@ -229,7 +230,7 @@ func (c *Client) Send(ctx context.Context, msgs []Message) []Result {
 	results := make([]Result, len(msgs))
 	valid := make([]encoded, 0, len(msgs))
 	for i, m := range msgs {
-		results[i] = Result{MessageID: m.MessageID, Batch: -1}
+		results[i] = Result{MessageID: m.MessageID, Batch: -1, DryRun: c.DryRun()}
 		raw, err := encode(m)
 		if err != nil {
 			results[i].Err = fmt.Errorf("message %d: %w", i, err)
