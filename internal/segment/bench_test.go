@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
 )
 
@@ -26,7 +28,7 @@ func BenchmarkPack(b *testing.B) {
 func BenchmarkSendFake(b *testing.B) {
 	fake := segmenttest.NewServer(b, "key")
 	c, err := New(Config{WriteKey: "key", Endpoint: fake.URL})
-	must(b, err)
+	require.NoError(b, err)
 	msgs := tracks(5_000)
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
 )
@@ -26,18 +28,18 @@ func TestSendRetriesWithoutLossOrDuplicates(t *testing.T) {
 	msgs := tracks(50)
 	results := c.Send(context.Background(), msgs)
 
-	must(t, Err(results))
+	require.NoError(t, Err(results))
 	for i, r := range results {
-		equal(t, "result order", r.MessageID, msgs[i].MessageID)
-		equal(t, "attempts", r.Attempts, 3)
-		equal(t, "status", r.StatusCode, 200)
+		assert.Equal(t, msgs[i].MessageID, r.MessageID, "result order")
+		assert.Equal(t, 3, r.Attempts, "attempts")
+		assert.Equal(t, 200, r.StatusCode, "status")
 	}
-	equal(t, "unique received", len(fake.UniqueMessageIDs()), 50)
-	equal(t, "received", len(fake.Messages()), 50)
-	equal(t, "duplicates", fake.Duplicates(), 0)
+	assert.Len(t, fake.UniqueMessageIDs(), 50, "unique received")
+	assert.Len(t, fake.Messages(), 50, "received")
+	assert.Equal(t, 0, fake.Duplicates(), "duplicates")
 	waits := slept.all()
-	equal(t, "waits", len(waits), 2)
-	equal(t, "first wait honours Retry-After", waits[0], time.Second)
+	require.Len(t, waits, 2, "waits")
+	assert.Equal(t, time.Second, waits[0], "first wait honours Retry-After")
 }
 
 func TestSendRetriesNetworkErrors(t *testing.T) {
@@ -49,11 +51,11 @@ func TestSendRetriesNetworkErrors(t *testing.T) {
 
 	results := c.Send(context.Background(), tracks(2))
 	for _, r := range results {
-		equal(t, "sent", r.Sent, false)
-		equal(t, "attempts", r.Attempts, 3)
-		equal(t, "status", r.StatusCode, 0)
+		assert.False(t, r.Sent, "sent")
+		assert.Equal(t, 3, r.Attempts, "attempts")
+		assert.Equal(t, 0, r.StatusCode, "status")
 	}
-	equal(t, "waits", len(slept.all()), 2)
+	assert.Len(t, slept.all(), 2, "waits")
 }
 
 func TestSendRefusesInvalidAndSendsTheRest(t *testing.T) {
@@ -78,20 +80,18 @@ func TestSendRefusesInvalidAndSendsTheRest(t *testing.T) {
 
 	wantSent := map[int]bool{0: true, 3: true, 8: true}
 	for i, r := range results {
-		equal(t, fmt.Sprintf("message %d sent", i), r.Sent, wantSent[i])
+		assert.Equal(t, wantSent[i], r.Sent, fmt.Sprintf("message %d sent", i))
 		if wantSent[i] {
 			continue
 		}
-		equal(t, fmt.Sprintf("message %d batch", i), r.Batch, -1)
-		if !errors.Is(r.Err, ErrInvalidMessage) {
-			t.Errorf("message %d: error %v is not ErrInvalidMessage", i, r.Err)
-		}
-		if id := msgs[i].MessageID; id != "" && !strings.Contains(r.Err.Error(), id) {
-			t.Errorf("message %d: error %q does not name messageId", i, r.Err)
+		assert.Equal(t, -1, r.Batch, fmt.Sprintf("message %d batch", i))
+		require.ErrorIs(t, r.Err, ErrInvalidMessage, "message %d", i)
+		if id := msgs[i].MessageID; id != "" {
+			assert.ErrorContains(t, r.Err, id, "the error names the messageId")
 		}
 	}
-	equal(t, "received", len(fake.Messages()), 3)
-	equal(t, "requests", len(fake.Requests()), 1)
+	assert.Len(t, fake.Messages(), 3, "received")
+	assert.Len(t, fake.Requests(), 1, "requests")
 }
 
 func TestSendDoesNotRetry4xx(t *testing.T) {
@@ -101,19 +101,15 @@ func TestSendDoesNotRetry4xx(t *testing.T) {
 
 	results := c.Send(context.Background(), tracks(10))
 	for _, r := range results {
-		equal(t, "sent", r.Sent, false)
-		equal(t, "attempts", r.Attempts, 1)
-		equal(t, "status", r.StatusCode, 400)
+		assert.False(t, r.Sent, "sent")
+		assert.Equal(t, 1, r.Attempts, "attempts")
+		assert.Equal(t, 400, r.StatusCode, "status")
 		var se *StatusError
-		if !errors.As(r.Err, &se) {
-			t.Fatalf("error %v is not a *StatusError", r.Err)
-		}
-		if !strings.Contains(se.Body, "scripted failure") {
-			t.Errorf("body snippet %q lacks Segment's message", se.Body)
-		}
+		require.ErrorAs(t, r.Err, &se)
+		assert.Contains(t, se.Body, "scripted failure", "the body snippet carries Segment's message")
 	}
-	equal(t, "requests", len(fake.Requests()), 1)
-	equal(t, "waits", len(slept.all()), 0)
+	assert.Len(t, fake.Requests(), 1, "requests")
+	assert.Len(t, slept.all(), 0, "waits")
 }
 
 func TestSendGivesUpBeforeAWaitOutlivesTheDeadline(t *testing.T) {
@@ -125,18 +121,14 @@ func TestSendGivesUpBeforeAWaitOutlivesTheDeadline(t *testing.T) {
 
 	start := time.Now()
 	results := c.Send(ctx, tracks(3))
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("Send took %s", d)
-	}
+	assert.Less(t, time.Since(start), time.Second, "Send returns at once")
 	for _, r := range results {
-		equal(t, "sent", r.Sent, false)
-		equal(t, "attempts", r.Attempts, 1)
-		equal(t, "status", r.StatusCode, 503)
-		if !errors.Is(r.Err, ErrRetryDeadline) {
-			t.Errorf("error %v is not ErrRetryDeadline", r.Err)
-		}
+		assert.False(t, r.Sent, "sent")
+		assert.Equal(t, 1, r.Attempts, "attempts")
+		assert.Equal(t, 503, r.StatusCode, "status")
+		assert.ErrorIs(t, r.Err, ErrRetryDeadline)
 	}
-	equal(t, "waits", len(slept.all()), 0)
+	assert.Len(t, slept.all(), 0, "waits")
 }
 
 func TestSendStopsWhenTheDeadlinePassesDuringBackoff(t *testing.T) {
@@ -145,21 +137,18 @@ func TestSendStopsWhenTheDeadlinePassesDuringBackoff(t *testing.T) {
 	// Real sleep: the deadline has to pass while the client waits.
 	c, err := New(Config{WriteKey: "key", Endpoint: fake.URL, MaxAttempts: 1_000,
 		MinBackoff: 40 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, Rand: func() float64 { return 0.999 }})
-	must(t, err)
+	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 
 	start := time.Now()
 	results := c.Send(ctx, tracks(3))
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("Send took %s, deadline was 300ms", d)
-	}
+	assert.Less(t, time.Since(start), time.Second, "Send returns soon after the 300ms deadline")
 	for _, r := range results {
-		equal(t, "sent", r.Sent, false)
+		assert.False(t, r.Sent, "sent")
 		var se *StatusError
-		if !errors.As(r.Err, &se) || se.StatusCode != 500 {
-			t.Errorf("error %v does not carry the last answer", r.Err)
-		}
+		require.ErrorAs(t, r.Err, &se, "the error carries the last answer")
+		assert.Equal(t, 500, se.StatusCode)
 	}
 }
 
@@ -180,7 +169,7 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			equal(t, "wait", parseRetryAfter(tt.in, testNow), tt.want)
+			assert.Equal(t, tt.want, parseRetryAfter(tt.in, testNow), "wait")
 		})
 	}
 }
@@ -204,11 +193,11 @@ func TestSendHonoursRetryAfter(t *testing.T) {
 			now := testNow.Add(0)
 			c, slept := testClient(t, Config{WriteKey: "key", Endpoint: fake.URL, Now: func() time.Time { return now }})
 			results := c.Send(context.Background(), tracks(1))
-			equal(t, "sent", results[0].Sent, tt.sent)
+			assert.Equal(t, tt.sent, results[0].Sent, "sent")
 			if tt.sent {
 				waits := slept.all()
-				equal(t, "waits", len(waits), 1)
-				equal(t, "wait", waits[0], tt.want)
+				require.Len(t, waits, 1, "waits")
+				assert.Equal(t, tt.want, waits[0], "wait")
 			}
 		})
 	}
@@ -219,30 +208,30 @@ func TestBackoffIsJitteredExponential(t *testing.T) {
 		MaxBackoff: time.Second, Rand: func() float64 { return 0.5 }})
 	for attempt, want := range map[int]time.Duration{1: 50 * time.Millisecond, 2: 100 * time.Millisecond,
 		3: 200 * time.Millisecond, 5: 500 * time.Millisecond, 60: 500 * time.Millisecond} {
-		equal(t, fmt.Sprintf("backoff(%d)", attempt), c.backoff(attempt), want)
+		assert.Equal(t, want, c.backoff(attempt), fmt.Sprintf("backoff(%d)", attempt))
 	}
 }
 
 func TestDryRunWritesExactLines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nested", "segment-outbox.jsonl")
 	c, _ := testClient(t, Config{OutboxPath: path})
-	equal(t, "dry run", c.DryRun(), true)
+	assert.True(t, c.DryRun(), "dry run")
 
 	msgs := []Message{
 		Identify("id-1", "user-1", map[string]any{"source_first_url": "https://example.com/?a=1&b=2"}, testNow),
 		Track("tr-1", "", "anon-1", "Source Identified", map[string]any{"referrer_type": "search"}, testNow),
 	}
 	for _, r := range c.Send(context.Background(), msgs) {
-		equal(t, "sent", r.Sent, true)
-		equal(t, "dry-run flag", r.DryRun, true)
+		assert.True(t, r.Sent, "sent")
+		assert.True(t, r.DryRun, "dry-run flag")
 	}
 	got, err := os.ReadFile(path)
-	must(t, err)
+	require.NoError(t, err)
 	want := `{"batch":[` +
 		`{"type":"identify","messageId":"id-1","userId":"user-1","traits":{"source_first_url":"https://example.com/?a=1&b=2"},"timestamp":"2026-03-04T05:06:07.89Z"},` +
 		`{"type":"track","messageId":"tr-1","anonymousId":"anon-1","event":"Source Identified","properties":{"referrer_type":"search"},"timestamp":"2026-03-04T05:06:07.89Z"}` +
 		`],"sentAt":"2026-03-04T05:06:07.890Z"}` + "\n"
-	equal(t, "outbox", string(got), want)
+	assert.Equal(t, want, string(got), "outbox")
 }
 
 func TestDryRunIsSafeUnderConcurrency(t *testing.T) {
@@ -251,28 +240,26 @@ func TestDryRunIsSafeUnderConcurrency(t *testing.T) {
 
 	// 12,000 messages make 5 requests of up to 2,500, written concurrently.
 	results := c.Send(context.Background(), tracks(12_000))
-	must(t, Err(results))
+	require.NoError(t, Err(results))
 	data, err := os.ReadFile(path)
-	must(t, err)
+	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	equal(t, "lines", len(lines), 5)
+	assert.Len(t, lines, 5, "lines")
 	total := 0
 	for i, line := range lines {
 		var body struct {
 			Batch []json.RawMessage `json:"batch"`
 		}
-		if err := json.Unmarshal([]byte(line), &body); err != nil {
-			t.Fatalf("line %d is not JSON: %v", i, err)
-		}
+		require.NoError(t, json.Unmarshal([]byte(line), &body), "line %d", i)
 		total += len(body.Batch)
 	}
-	equal(t, "messages in outbox", total, 12_000)
+	assert.Equal(t, 12_000, total, "messages in outbox")
 }
 
 func TestRequestShape(t *testing.T) {
-	var got *http.Request
+	got := make(chan *http.Request, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = r
+		got <- r
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer srv.Close()
@@ -280,13 +267,13 @@ func TestRequestShape(t *testing.T) {
 	// Segment's docs write the endpoint with /v1; both forms must reach /v1/batch.
 	for _, endpoint := range []string{srv.URL, srv.URL + "/", srv.URL + "/v1", srv.URL + "/v1/"} {
 		c, _ := testClient(t, Config{WriteKey: "wk_123", Endpoint: endpoint})
-		must(t, Err(c.Send(context.Background(), tracks(1))))
-		equal(t, "method", got.Method, http.MethodPost)
-		equal(t, "path", got.URL.Path, "/v1/batch")
-		equal(t, "Authorization", got.Header.Get("Authorization"),
-			"Basic "+base64.StdEncoding.EncodeToString([]byte("wk_123:")))
-		equal(t, "Content-Type", got.Header.Get("Content-Type"), "application/json")
-		equal(t, "User-Agent names the product", strings.HasPrefix(got.UserAgent(), "attribution/"), true)
+		require.NoError(t, Err(c.Send(context.Background(), tracks(1))))
+		got := <-got
+		assert.Equal(t, http.MethodPost, got.Method, "method")
+		assert.Equal(t, "/v1/batch", got.URL.Path, "path")
+		assert.Equal(t, "Basic "+base64.StdEncoding.EncodeToString([]byte("wk_123:")), got.Header.Get("Authorization"), "Authorization")
+		assert.Equal(t, "application/json", got.Header.Get("Content-Type"), "Content-Type")
+		assert.True(t, strings.HasPrefix(got.UserAgent(), "attribution/"), "User-Agent names the product")
 	}
 }
 
@@ -296,14 +283,13 @@ func TestWriteKeyNeverInErrors(t *testing.T) {
 	c, _ := testClient(t, Config{WriteKey: key, Endpoint: fake.URL})
 	results := c.Send(context.Background(), tracks(2))
 	for _, r := range results {
-		equal(t, "status", r.StatusCode, http.StatusUnauthorized)
-		equal(t, "key in error", strings.Contains(r.Err.Error(), key), false)
+		assert.Equal(t, http.StatusUnauthorized, r.StatusCode, "status")
+		assert.NotContains(t, r.Err.Error(), key)
 	}
 
 	_, err := New(Config{WriteKey: key + " "})
-	if err == nil || strings.Contains(err.Error(), key) {
-		t.Errorf("config error %v: want an error without the key", err)
-	}
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), key)
 }
 
 func TestConfigNamesTheBadField(t *testing.T) {
@@ -324,18 +310,14 @@ func TestConfigNamesTheBadField(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(tt.cfg)
-			if err == nil || !strings.Contains(err.Error(), tt.field) {
-				t.Fatalf("error %v does not name %s", err, tt.field)
-			}
-			if strings.Contains(err.Error(), "pw@") {
-				t.Errorf("error %q echoes credentials", err)
-			}
+			require.ErrorContains(t, err, tt.field)
+			assert.NotContains(t, err.Error(), "pw@", "no credentials echoed")
 		})
 	}
 	c, err := New(Config{})
-	must(t, err)
-	equal(t, "default endpoint", c.batchURL, "https://api.segment.io/v1/batch")
+	require.NoError(t, err)
+	assert.Equal(t, "https://api.segment.io/v1/batch", c.batchURL, "default endpoint")
 	c, err = New(Config{Endpoint: EUEndpoint})
-	must(t, err)
-	equal(t, "EU endpoint", c.batchURL, "https://events.eu1.segmentapis.com/v1/batch")
+	require.NoError(t, err)
+	assert.Equal(t, "https://events.eu1.segmentapis.com/v1/batch", c.batchURL, "EU endpoint")
 }

@@ -8,24 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
-
-// Tests use the standard library rather than testify: testify's yaml dependency has
-// no go.sum entry in this module yet, so importing it breaks the build offline.
-
-func equal[T comparable](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if got != want {
-		t.Errorf("%s = %v, want %v", what, got, want)
-	}
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 var testNow = time.Date(2026, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
 
@@ -63,7 +48,7 @@ func testClient(t testing.TB, cfg Config) (*Client, *sleeps) {
 		cfg.Rand = func() float64 { return 0 }
 	}
 	c, err := New(cfg)
-	must(t, err)
+	require.NoError(t, err)
 	return c, s
 }
 
@@ -102,7 +87,7 @@ func encodeAll(t testing.TB, msgs []Message) []encoded {
 	out := make([]encoded, len(msgs))
 	for i, m := range msgs {
 		raw, err := encode(m)
-		must(t, err)
+		require.NoError(t, err)
 		out[i] = encoded{index: i, id: m.MessageID, key: "a:" + m.AnonymousID + "u:" + m.UserID, raw: raw}
 	}
 	return out

@@ -7,16 +7,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
 )
 
 func TestEnvelopeSizeIsExact(t *testing.T) {
 	batch := encodeAll(t, tracks(3))
 	body := buildBody(batch, testNow)
-	equal(t, "bodySize", bodySize(batch), len(body))
-	equal(t, "sentAt", strings.HasSuffix(string(body), `"sentAt":"2026-03-04T05:06:07.890Z"}`), true)
+	assert.Equal(t, len(body), bodySize(batch), "bodySize")
+	assert.True(t, strings.HasSuffix(string(body), `"sentAt":"2026-03-04T05:06:07.890Z"}`), "sentAt")
 	// A zero-millisecond time must not shorten sentAt, or sizes would be off by 4.
-	equal(t, "len at whole second", len(buildBody(batch, testNow.Truncate(time.Second))), len(body))
+	assert.Len(t, buildBody(batch, testNow.Truncate(time.Second)), len(body), "len at whole second")
 }
 
 // checkPacking verifies what must hold for any packing and returns the request count.
@@ -73,11 +76,9 @@ func TestPack(t *testing.T) {
 			lower := minRequests(enc)
 			t.Logf("%d messages: %d requests, minimum %d", len(enc), len(batches), lower)
 			if tt.want > 0 {
-				equal(t, "requests", len(batches), tt.want)
+				assert.Len(t, batches, tt.want, "requests")
 			}
-			if len(batches) > lower+1 {
-				t.Errorf("%d requests, more than minimum %d + 1", len(batches), lower)
-			}
+			assert.LessOrEqual(t, len(batches), lower+1, "at most one request over the minimum")
 		})
 	}
 }
@@ -93,8 +94,8 @@ func TestPackKeepsAPersonsMessagesTogether(t *testing.T) {
 	where := map[string]int{}
 	for bi, b := range pack(enc) {
 		for _, m := range b {
-			if prev, ok := where[m.key]; ok && prev != bi {
-				t.Errorf("%s split across requests %d and %d", m.key, prev, bi)
+			if prev, ok := where[m.key]; ok {
+				assert.Equal(t, prev, bi, "%s split across requests", m.key)
 			}
 			where[m.key] = bi
 		}
@@ -109,19 +110,15 @@ func TestSendMixedSizesThroughFake(t *testing.T) {
 	// 4,000 rather than 10,000: the fake decodes every message, which is slow under -race.
 	msgs := mixedMessages(4_000)
 	results := c.Send(context.Background(), msgs)
-	must(t, Err(results))
+	require.NoError(t, Err(results))
 
 	lower := minRequests(encodeAll(t, msgs))
 	reqs := fake.Requests()
 	for i, r := range reqs {
-		if r.Status != 200 {
-			t.Errorf("request %d answered %d: %s", i, r.Status, r.Error)
-		}
+		assert.Equal(t, 200, r.Status, "request %d: %s", i, r.Error)
 	}
-	if len(reqs) > lower+1 {
-		t.Errorf("%d requests, more than minimum %d + 1", len(reqs), lower)
-	}
-	equal(t, "unique messages received", len(fake.UniqueMessageIDs()), len(msgs))
-	equal(t, "duplicates", fake.Duplicates(), 0)
-	equal(t, "dropped", fake.Dropped(), 0)
+	assert.LessOrEqual(t, len(reqs), lower+1, "at most one request over the minimum")
+	assert.Len(t, fake.UniqueMessageIDs(), len(msgs), "unique messages received")
+	assert.Equal(t, 0, fake.Duplicates(), "duplicates")
+	assert.Equal(t, 0, fake.Dropped(), "dropped")
 }

@@ -6,24 +6,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
 )
 
 func post(t *testing.T, s *segmenttest.Server, user, body string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.URL+"/v1/batch", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req.SetBasicAuth(user, "")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := resp.Body.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
 	return resp
 }
 
@@ -58,13 +55,11 @@ func TestServer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := segmenttest.NewServer(t, "key")
 			resp := post(t, s, tt.user, tt.body)
-			equal(t, "status", resp.StatusCode, tt.status)
-			equal(t, "accepted messages", len(s.Messages()), tt.accepted)
+			assert.Equal(t, tt.status, resp.StatusCode, "status")
+			assert.Len(t, s.Messages(), tt.accepted, "accepted messages")
 			reqs := s.Requests()
-			if len(reqs) != 1 {
-				t.Fatalf("recorded %d requests, want 1", len(reqs))
-			}
-			equal(t, "recorded status", reqs[0].Status, tt.status)
+			require.Len(t, reqs, 1)
+			assert.Equal(t, tt.status, reqs[0].Status, "recorded status")
 		})
 	}
 }
@@ -76,29 +71,20 @@ func TestServerDropsAbove2500(t *testing.T) {
 		msgs[i] = msg(fmt.Sprint(i), 0)
 	}
 	resp := post(t, s, "key", batch(msgs...))
-	equal(t, "status", resp.StatusCode, 200)
-	equal(t, "accepted messages", len(s.Messages()), 2_500)
-	equal(t, "dropped", s.Dropped(), 100)
+	assert.Equal(t, 200, resp.StatusCode, "status")
+	assert.Len(t, s.Messages(), 2_500, "accepted messages")
+	assert.Equal(t, 100, s.Dropped(), "dropped")
 }
 
 func TestServerFailNextAndDuplicates(t *testing.T) {
 	s := segmenttest.NewServer(t, "key")
 	s.FailNext(1, 429, "3")
 	s.FailNext(1, 500, "")
-	equal(t, "first status", post(t, s, "key", batch(msg("a", 0))).StatusCode, 429)
-	equal(t, "second status", post(t, s, "key", batch(msg("a", 0))).StatusCode, 500)
-	equal(t, "third status", post(t, s, "key", batch(msg("a", 0))).StatusCode, 200)
-	equal(t, "fourth status", post(t, s, "key", batch(msg("a", 0), msg("b", 0))).StatusCode, 200)
-	equal(t, "unique ids", strings.Join(s.UniqueMessageIDs(), ","), "a,b")
-	equal(t, "duplicates", s.Duplicates(), 1)
-	equal(t, "requests", len(s.Requests()), 4)
-}
-
-// equal is the one assertion these tests need. testify is not used: its yaml
-// dependency has no go.sum entry in this module yet, so importing it breaks the build.
-func equal[T comparable](t *testing.T, what string, got, want T) {
-	t.Helper()
-	if got != want {
-		t.Errorf("%s = %v, want %v", what, got, want)
-	}
+	assert.Equal(t, 429, post(t, s, "key", batch(msg("a", 0))).StatusCode, "first status")
+	assert.Equal(t, 500, post(t, s, "key", batch(msg("a", 0))).StatusCode, "second status")
+	assert.Equal(t, 200, post(t, s, "key", batch(msg("a", 0))).StatusCode, "third status")
+	assert.Equal(t, 200, post(t, s, "key", batch(msg("a", 0), msg("b", 0))).StatusCode, "fourth status")
+	assert.Equal(t, []string{"a", "b"}, s.UniqueMessageIDs())
+	assert.Equal(t, 1, s.Duplicates(), "duplicates")
+	assert.Len(t, s.Requests(), 4, "requests")
 }
