@@ -71,6 +71,8 @@ func invalid(format string, args ...any) error {
 // wire is the subset of an event the service reads. Ids are flexible because some
 // libraries send numeric userIds; Segment coerces them to strings, and so do we.
 type wire struct {
+	// Batch is only read at the top of a body: {"batch": [...]} is the tracking API's form.
+	Batch       json.RawMessage `json:"batch"`
 	MessageID   flexString `json:"messageId"`
 	Type        *string    `json:"type"`
 	AnonymousID flexString `json:"anonymousId"`
@@ -122,6 +124,10 @@ func Parse(raw []byte) (Event, error) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Event{}, invalid("%s", describeJSONError(err))
 	}
+	return fromWire(raw, &w)
+}
+
+func fromWire(raw []byte, w *wire) (Event, error) {
 	ev := Event{Raw: json.RawMessage(raw)}
 
 	if w.Type == nil || *w.Type == "" {
@@ -170,11 +176,11 @@ func Parse(raw []byte) (Event, error) {
 		}
 	}
 	if ev.Type == TypePage {
-		ev.URL, ev.Referrer = pageURLs(&w)
+		ev.URL, ev.Referrer = pageURLs(w)
 	}
 
 	var err error
-	if ev.Timestamp, ev.TimestampSource, err = eventTime(&w); err != nil {
+	if ev.Timestamp, ev.TimestampSource, err = eventTime(w); err != nil {
 		return Event{}, err
 	}
 

@@ -67,7 +67,9 @@ func count(t *testing.T, db *dynamodb.Client, table string) int {
 	return n
 }
 
-func testdata(t *testing.T, name string) []byte {
+func testdata(t *testing.T, name string) []byte { return testdataB(t, name) }
+
+func testdataB(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "events", name))
 	require.NoError(t, err)
