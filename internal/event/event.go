@@ -73,17 +73,17 @@ func invalid(format string, args ...any) error {
 type wire struct {
 	// Batch is only read at the top of a body: {"batch": [...]} is the tracking API's form.
 	Batch       json.RawMessage `json:"batch"`
-	MessageID   flexString `json:"messageId"`
-	Type        *string    `json:"type"`
-	AnonymousID flexString `json:"anonymousId"`
-	UserID      flexString `json:"userId"`
-	PreviousID  flexString `json:"previousId"`
-	GroupID     flexString `json:"groupId"`
-	Event       *string    `json:"event"`
-	Name        *string    `json:"name"`
-	Timestamp   *string    `json:"timestamp"`
-	ReceivedAt  *string    `json:"receivedAt"`
-	SentAt      *string    `json:"sentAt"`
+	MessageID   flexString      `json:"messageId"`
+	Type        *string         `json:"type"`
+	AnonymousID flexString      `json:"anonymousId"`
+	UserID      flexString      `json:"userId"`
+	PreviousID  flexString      `json:"previousId"`
+	GroupID     flexString      `json:"groupId"`
+	Event       *string         `json:"event"`
+	Name        *string         `json:"name"`
+	Timestamp   *string         `json:"timestamp"`
+	ReceivedAt  *string         `json:"receivedAt"`
+	SentAt      *string         `json:"sentAt"`
 	Properties  *struct {
 		URL      *string `json:"url"`
 		Referrer *string `json:"referrer"`

@@ -8,14 +8,18 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/detect"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/ingest"
+	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
 )
@@ -69,7 +73,26 @@ func New(o Options) (*Stack, error) {
 // Consumers are the stream's event source mappings, with their filter patterns. The
 // importer runs the same list to derive touches and identities from what it imports.
 func Consumers(o Options) []stream.Consumer {
-	return nil
+	cfg := o.Config
+	touches := store.NewTouches(o.DB, cfg.TouchesTable)
+	touches.Retention = cfg.TouchRetention()
+	detector := &detect.Handler{
+		Detector:  source.New(source.Options{InternalDomains: cfg.InternalDomains, IgnoredReferrers: cfg.IgnoredReferrers}),
+		PageViews: store.NewEvents(o.DB, cfg.EventsTable),
+		Touches:   touches,
+		Log:       o.Log,
+	}
+	return []stream.Consumer{
+		{Name: "detect", Accept: typeIs(event.TypePage), Handler: detector.Handle},
+	}
+}
+
+// typeIs is the filter pattern on dynamodb.NewImage.type.S that serverless.yml declares.
+func typeIs(types ...string) func(map[string]ddbtypes.AttributeValue) bool {
+	return func(item map[string]ddbtypes.AttributeValue) bool {
+		t, ok := item[store.AttrType].(*ddbtypes.AttributeValueMemberS)
+		return ok && slices.Contains(types, t.Value)
+	}
 }
 
 // publishing stores events and, for each one actually inserted, emits the stream record
