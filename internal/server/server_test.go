@@ -89,11 +89,11 @@ func TestPageEventsBecomeTouchesThroughTheStream(t *testing.T) {
 	e := newEnv(t, nil)
 	const anon = "visitor-1"
 	e.page("p1", anon, 0, "https://acme.io/", "https://www.google.com/")
-	e.settle() // a visitor's events are ordered; settle keeps the test readable too
-	e.page("p2", anon, time.Minute, "https://acme.io/pricing", "https://acme.io/")          // internal navigation
-	e.page("p3", anon, 5*time.Minute, "https://acme.io/pricing", "")                         // reload
-	e.page("p4", anon, 6*time.Minute, "https://acme.io/docs", "https://www.google.com/")     // SPA resends the referrer
-	e.page("p5", anon, 3*time.Hour, "https://acme.io/", "")                                   // a new visit, typed in
+	e.settle()                                                                           // a visitor's events are ordered; settle keeps the test readable too
+	e.page("p2", anon, time.Minute, "https://acme.io/pricing", "https://acme.io/")       // internal navigation
+	e.page("p3", anon, 5*time.Minute, "https://acme.io/pricing", "")                     // reload
+	e.page("p4", anon, 6*time.Minute, "https://acme.io/docs", "https://www.google.com/") // SPA resends the referrer
+	e.page("p5", anon, 3*time.Hour, "https://acme.io/", "")                              // a new visit, typed in
 	e.page("p6", anon, 3*time.Hour+10*time.Minute, "https://acme.io/?utm_source=newsletter&utm_medium=email&utm_campaign=spring", "")
 	e.settle()
 

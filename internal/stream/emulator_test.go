@@ -31,7 +31,9 @@ func item(id, key string) map[string]types.AttributeValue {
 	}
 }
 
-func messageID(rec events.DynamoDBEventRecord) string { return rec.Change.NewImage["messageId"].String() }
+func messageID(rec events.DynamoDBEventRecord) string {
+	return rec.Change.NewImage["messageId"].String()
+}
 
 func TestRecordsOfAKeyArriveInOrderAndImagesRoundTrip(t *testing.T) {
 	var mu sync.Mutex
@@ -68,8 +70,10 @@ func TestFilterAndPartialFailuresAreRetriedFromTheFirstFailure(t *testing.T) {
 	attempts := map[string]int{}
 	var order []string
 	em := NewEmulator(quiet, EmulatorOptions{Shards: 1, Backoff: time.Millisecond}, Consumer{
-		Name:   "c",
-		Accept: func(it map[string]types.AttributeValue) bool { return it["messageId"].(*types.AttributeValueMemberS).Value != "skip" },
+		Name: "c",
+		Accept: func(it map[string]types.AttributeValue) bool {
+			return it["messageId"].(*types.AttributeValueMemberS).Value != "skip"
+		},
 		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			return ProcessBatch(ctx, quiet, ev, func(_ context.Context, rec events.DynamoDBEventRecord) error {
 				mu.Lock()
