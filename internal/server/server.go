@@ -18,7 +18,10 @@ import (
 	"github.com/attribution-dev/attribution/internal/detect"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
+	"github.com/attribution-dev/attribution/internal/identify"
 	"github.com/attribution-dev/attribution/internal/ingest"
+	"github.com/attribution-dev/attribution/internal/people"
+	"github.com/attribution-dev/attribution/internal/query"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -60,8 +63,16 @@ func New(o Options) (*Stack, error) {
 		Secret: cfg.SharedSecret,
 		Log:    o.Log,
 	}
+	lookup := &query.Handler{Log: o.Log, People: &people.Resolver{
+		Identities: store.NewIdentities(o.DB, cfg.IdentitiesTable),
+		Touches:    store.NewTouches(o.DB, cfg.TouchesTable),
+		Events:     evs,
+	}}
 	routes := []httpapi.Route{
 		{Method: http.MethodPost, Path: "/events", Handler: webhook.Handle},
+		{Method: http.MethodGet, Path: query.UserPath, Handler: httpapi.RequireAPIKey(cfg.APIKey, lookup.User)},
+		{Method: http.MethodGet, Path: query.AnonymousPath, Handler: httpapi.RequireAPIKey(cfg.APIKey, lookup.Anonymous)},
+		{Method: http.MethodGet, Path: query.AttributionPath, Handler: httpapi.RequireAPIKey(cfg.APIKey, lookup.Attribution)},
 	}
 	return &Stack{
 		Handler: httpapi.NewServer(o.Log, 29*time.Second, routes...),
@@ -82,8 +93,10 @@ func Consumers(o Options) []stream.Consumer {
 		Touches:   touches,
 		Log:       o.Log,
 	}
+	identities := &identify.Handler{Identities: store.NewIdentities(o.DB, cfg.IdentitiesTable), Log: o.Log}
 	return []stream.Consumer{
 		{Name: "detect", Accept: typeIs(event.TypePage), Handler: detector.Handle},
+		{Name: "identify", Accept: typeIs(event.TypeIdentify, event.TypeAlias), Handler: identities.Handle},
 	}
 }
 
