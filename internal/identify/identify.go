@@ -22,7 +22,6 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/store"
@@ -45,12 +44,6 @@ type Handler struct {
 
 // ErrUnusable marks an event that can never produce a link; its record is skipped.
 var ErrUnusable = errors.New("event cannot be linked")
-
-// Accept is the event source mapping's filter: identify and alias events only.
-func Accept(item map[string]types.AttributeValue) bool {
-	v, ok := item[store.AttrType].(*types.AttributeValueMemberS)
-	return ok && (v.Value == event.TypeIdentify || v.Value == event.TypeAlias)
-}
 
 // Handle is the Lambda handler; failures are reported per record.
 func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {

@@ -206,10 +206,3 @@ func TestAliasMarksPreviousIDAndInheritedLinks(t *testing.T) {
 	assert.Equal(t, store.Link{UserID: "new", AnonymousID: "old", Source: store.LinkAlias, MessageID: "m2",
 		FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour), Aliased: true}, links[1])
 }
-
-func TestAccept(t *testing.T) {
-	for typ, want := range map[string]bool{"identify": true, "alias": true, "page": false, "track": false} {
-		ev := parse(t, map[string]any{"type": typ, "event": "x", "messageId": "m", "anonymousId": "a", "userId": "u", "previousId": "p", "timestamp": t0.Format(time.RFC3339)})
-		assert.Equal(t, want, identify.Accept(store.EventItem(ev, 0)), typ)
-	}
-}
