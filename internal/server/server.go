@@ -22,6 +22,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
+	"github.com/attribution-dev/attribution/internal/trigger"
 )
 
 // Options configure the local stack.
@@ -60,8 +61,22 @@ func New(o Options) (*Stack, error) {
 		Secret: cfg.SharedSecret,
 		Log:    o.Log,
 	}
+	// Without SEGMENT_WRITE_KEY the triggers write to the outbox under DataDir.
+	sender, err := trigger.NewSegmentClient(cfg, filepath.Join(o.DataDir, "segment-outbox.jsonl"), o.Log)
+	if err != nil {
+		return nil, err
+	}
+	triggers := &trigger.Handler{
+		People: trigger.StorePeople{Touches: store.NewTouches(o.DB, cfg.TouchesTable)},
+		Sender: sender,
+		Event:  cfg.SourceIdentifiedEvent,
+		Log:    o.Log,
+	}
 	routes := []httpapi.Route{
 		{Method: http.MethodPost, Path: "/events", Handler: webhook.Handle},
+		{Method: http.MethodGet, Path: trigger.IdentifyUserPath, Handler: httpapi.RequireAPIKey(cfg.APIKey, triggers.IdentifyUser)},
+		{Method: http.MethodGet, Path: trigger.TrackUserPath, Handler: httpapi.RequireAPIKey(cfg.APIKey, triggers.TrackUser)},
+		{Method: http.MethodGet, Path: trigger.TrackAnonymousPath, Handler: httpapi.RequireAPIKey(cfg.APIKey, triggers.TrackAnonymous)},
 	}
 	return &Stack{
 		Handler: httpapi.NewServer(o.Log, 29*time.Second, routes...),
