@@ -332,3 +332,22 @@ func (alternate) Send(_ context.Context, msgs []segment.Message) []segment.Resul
 	}
 	return out
 }
+
+func TestStorePeopleKeepsATouchFoundUnderTwoIDsOnce(t *testing.T) {
+	e := newEnv(t)
+	// p2 and p3 carried both ids, so ByUser and ByVisitor(anon-b) both find them.
+	e.links["u-1"] = []string{"anon-a", "anon-b", "anon-never-seen"}
+	e.put(search("p1", "anon-a", "", 0), direct("p2", "anon-b", "u-1", time.Hour), newsletter("p3", "anon-b", "u-1", 2*time.Hour))
+	touches, err := e.h.People.UserTouches(context.Background(), "u-1")
+	require.NoError(t, err)
+	var ids []string
+	for _, tc := range touches {
+		ids = append(ids, tc.MessageID)
+	}
+	assert.Equal(t, []string{"p1", "p2", "p3"}, ids, "oldest first, each once")
+
+	e.h.People = trigger.StorePeople{Touches: e.touches}
+	touches, err = e.h.People.UserTouches(context.Background(), "u-1")
+	require.NoError(t, err)
+	assert.Len(t, touches, 2, "without links only the touches that carried the userId")
+}
