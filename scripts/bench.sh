@@ -14,6 +14,9 @@ go test -run '^$' -bench 'BenchmarkWebhook|BenchmarkParseBody' -benchmem ./inter
 section "Segment batch client: packing and throughput against the fake server"
 go test -run '^$' -bench . -benchmem ./internal/segment | tee -a "$out"
 
+section "Segment triggers: identify and track a 1,000-touch user end to end against the fake server"
+go test -run '^$' -bench . -benchmem ./internal/trigger | tee -a "$out"
+
 section "attribution models"
 go test -run '^$' -bench . -benchmem ./internal/attribution | tee -a "$out"
 

@@ -1,34 +1,21 @@
-// Command identify is the events stream consumer for identify and alias events: it
-// links anonymous ids to user ids in the identities table.
+// Command identify is the stream consumer Lambda that records anonymousId ↔ userId links
+// from identify and alias events.
 package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/identify"
-	"github.com/attribution-dev/attribution/internal/logging"
-	"github.com/attribution-dev/attribution/internal/store"
 )
 
 func main() {
-	log := logging.ForLambda()
-	cfg, err := config.Load()
-	if err == nil {
-		err = config.RequireInLambda(os.LookupEnv, "IDENTITIES_TABLE")
-	}
+	env, err := app.Lambda(context.Background(), "IDENTITIES_TABLE")
 	if err != nil {
-		log.Error("configuration", "err", err)
-		os.Exit(1)
+		env.Fatal("start", err)
 	}
-	db, err := store.NewClient(context.Background(), store.ClientOptions{Region: cfg.Region, Endpoint: cfg.DynamoDBEndpoint})
-	if err != nil {
-		log.Error("dynamodb client", "err", err)
-		os.Exit(1)
-	}
-	h := &identify.Handler{Identities: store.NewIdentities(db, cfg.IdentitiesTable), Log: log}
+	h := &identify.Handler{Identities: env.Identities(), Log: env.Log}
 	lambda.Start(h.Handle)
 }

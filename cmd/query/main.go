@@ -1,40 +1,22 @@
-// Command query is the GET /api/user/{id}, /api/anonymous/{id} and
-// /api/user/{id}/attribution Lambda.
+// Command query is the Lambda behind GET /api/user/{id}, GET /api/anonymous/{id} and
+// GET /api/user/{id}/attribution: what the system knows about a person.
 package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/httpapi"
-	"github.com/attribution-dev/attribution/internal/logging"
-	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/query"
-	"github.com/attribution-dev/attribution/internal/store"
 )
 
 func main() {
-	log := logging.ForLambda()
-	cfg, err := config.Load()
-	if err == nil {
-		err = config.RequireInLambda(os.LookupEnv, "EVENTS_TABLE", "IDENTITIES_TABLE", "TOUCHES_TABLE")
-	}
+	env, err := app.Lambda(context.Background(), "EVENTS_TABLE", "IDENTITIES_TABLE", "TOUCHES_TABLE")
 	if err != nil {
-		log.Error("configuration", "err", err)
-		os.Exit(1)
+		env.Fatal("start", err)
 	}
-	db, err := store.NewClient(context.Background(), store.ClientOptions{Region: cfg.Region, Endpoint: cfg.DynamoDBEndpoint})
-	if err != nil {
-		log.Error("dynamodb client", "err", err)
-		os.Exit(1)
-	}
-	h := &query.Handler{People: &people.Resolver{
-		Identities: store.NewIdentities(db, cfg.IdentitiesTable),
-		Touches:    store.NewTouches(db, cfg.TouchesTable),
-		Events:     store.NewEvents(db, cfg.EventsTable),
-	}, Log: log}
-	lambda.Start(httpapi.RequireAPIKey(cfg.APIKey, h.Handle))
+	h := &query.Handler{People: env.People(), Log: env.Log}
+	lambda.Start(httpapi.RequireAPIKey(env.Config.APIKey, h.Handle))
 }

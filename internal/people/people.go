@@ -199,3 +199,15 @@ func (r *Resolver) each(ctx context.Context, n int, fn func(ctx context.Context,
 	}
 	return firstErr
 }
+
+// UserTouches is every touch of userID over all its linked ids, oldest first.
+func (r *Resolver) UserTouches(ctx context.Context, userID string) ([]attribution.Touch, error) {
+	u, err := r.User(ctx, userID)
+	return u.Touches, err
+}
+
+// AnonymousTouches is the touches of one anonymous id, oldest first.
+func (r *Resolver) AnonymousTouches(ctx context.Context, anonymousID string) ([]attribution.Touch, error) {
+	a, err := r.Anonymous(ctx, anonymousID)
+	return a.Touches, err
+}

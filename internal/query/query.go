@@ -31,12 +31,6 @@ const (
 	AttributionPath = "/api/user/{id}/attribution"
 )
 
-const (
-	userPrefix        = "/api/user/"
-	anonymousPrefix   = "/api/anonymous/"
-	attributionSuffix = "/attribution"
-)
-
 // Page sizes for events.
 const (
 	DefaultLimit = 100
@@ -111,7 +105,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 // User serves GET /api/user/{id}.
 func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	id := pathID(req, userPrefix, "")
+	id := httpapi.PathParam(req, "id")
 	if msg := checkID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
@@ -143,7 +137,7 @@ func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) 
 
 // Anonymous serves GET /api/anonymous/{id}.
 func (h *Handler) Anonymous(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	id := pathID(req, anonymousPrefix, "")
+	id := httpapi.PathParam(req, "id")
 	if msg := checkID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
@@ -175,7 +169,7 @@ func (h *Handler) Anonymous(ctx context.Context, req events.APIGatewayV2HTTPRequ
 
 // Attribution serves GET /api/user/{id}/attribution?model=M[&halfLifeDays=D][&until=T].
 func (h *Handler) Attribution(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	id := pathID(req, userPrefix, attributionSuffix)
+	id := httpapi.PathParam(req, "id")
 	if msg := checkID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
