@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -45,14 +46,25 @@ func createTables(ctx context.Context, cfg config.Config, db storeClient) error 
 		return err
 	}
 	log := logging.New(os.Stderr, false)
-	if cfg.RetentionDays > 0 {
-		if err := store.EnableTTL(ctx, db, cfg.EventsTable); err != nil {
-			log.Warn("TTL not enabled on events table; raw events will not expire on this endpoint", "err", err)
+	for _, t := range []struct {
+		table, variable string
+		days            int
+	}{
+		{cfg.EventsTable, "RETENTION_DAYS", cfg.RetentionDays},
+		{cfg.TouchesTable, "TOUCH_RETENTION_DAYS", cfg.TouchRetentionDays},
+	} {
+		if t.days <= 0 {
+			continue
 		}
-	}
-	if cfg.TouchRetentionDays > 0 {
-		if err := store.EnableTTL(ctx, db, cfg.TouchesTable); err != nil {
-			log.Warn("TTL not enabled on touches table", "err", err)
+		err := store.EnableTTL(ctx, db, t.table)
+		switch {
+		case errors.Is(err, store.ErrTTLUnsupported):
+			log.Warn("TTL not enabled: this endpoint has no UpdateTimeToLive (dynalite). Items get "+
+				store.AttrExpiresAt+" from "+t.variable+" but nothing deletes them here; on AWS DynamoDB TTL deletes them",
+				"table", t.table, "days", t.days)
+		case err != nil:
+			log.Warn("TTL not enabled: items get "+store.AttrExpiresAt+" but will not expire until TTL is enabled on the table",
+				"table", t.table, "variable", t.variable, "err", err)
 		}
 	}
 	return nil

@@ -56,8 +56,12 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, t Tables) error {
 	return nil
 }
 
+// ErrTTLUnsupported means the endpoint has no UpdateTimeToLive operation: dynalite
+// answers UnknownOperationException. Items still carry expiresAt; nothing deletes them.
+var ErrTTLUnsupported = errors.New("this DynamoDB endpoint does not support TTL (UpdateTimeToLive)")
+
 // EnableTTL turns on the expiresAt TTL attribute. Endpoints that do not support TTL
-// (dynalite) answer with an error that callers may treat as a warning.
+// (dynalite) answer ErrTTLUnsupported, which callers may treat as a warning.
 func EnableTTL(ctx context.Context, db *dynamodb.Client, table string) error {
 	_, err := db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName: aws.String(table),
@@ -69,6 +73,9 @@ func EnableTTL(ctx context.Context, db *dynamodb.Client, table string) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) && strings.Contains(apiErr.ErrorMessage(), "already enabled") {
 		return nil
+	}
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "UnknownOperationException" {
+		return fmt.Errorf("enable TTL on %s: %w", table, ErrTTLUnsupported)
 	}
 	if err != nil {
 		return fmt.Errorf("enable TTL on %s: %w", table, err)
