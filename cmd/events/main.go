@@ -11,10 +11,10 @@ import (
 )
 
 func main() {
-	env, err := app.Lambda(context.Background(), "EVENTS_TABLE")
+	env, err := app.Lambda(context.Background(), "EVENTS_TABLE", "IDENTITIES_TABLE")
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &ingest.Handler{Store: env.Events(), Secret: env.Config.SharedSecret, Log: env.Log}
+	h := &ingest.Handler{Store: env.Events(), Suppressor: env.Tombstones(), Secret: env.Config.SharedSecret, Log: env.Log}
 	lambda.Start(h.Handle)
 }

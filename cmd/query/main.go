@@ -1,5 +1,6 @@
 // Command query is the Lambda behind GET /api/user/{id}, GET /api/anonymous/{id} and
-// GET /api/user/{id}/attribution: what the system knows about a person.
+// GET /api/user/{id}/attribution: what the system knows about a person; and behind
+// DELETE /api/user/{id} and DELETE /api/anonymous/{id}: forget them.
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/attribution-dev/attribution/internal/app"
+	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/query"
 )
@@ -17,6 +19,7 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &query.Handler{People: env.People(), Log: env.Log}
+	eraser := &erase.Handler{Eraser: env.Eraser(), Log: env.Log}
+	h := &query.Handler{People: env.People(), Log: env.Log, Erase: eraser.Handle}
 	lambda.Start(httpapi.RequireAPIKey(env.Config.APIKey, h.Handle))
 }

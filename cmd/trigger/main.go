@@ -22,6 +22,6 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &trigger.Handler{People: env.People(), Sender: sender, Event: env.Config.SourceIdentifiedEvent, Log: env.Log}
+	h := &trigger.Handler{People: env.People(), Sender: sender, Event: env.Config.SourceIdentifiedEvent, Log: env.Log, Erased: env.Tombstones().IsErased}
 	lambda.Start(httpapi.RequireAPIKey(env.Config.APIKey, h.Handle))
 }

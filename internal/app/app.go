@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/logging"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/realtime"
@@ -67,6 +68,16 @@ func (e Env) Touches() *store.Touches {
 // Identities is the identities repository.
 func (e Env) Identities() *store.Identities {
 	return store.NewIdentities(e.DB, e.Config.IdentitiesTable)
+}
+
+// Tombstones are the erased ids, kept in the identities table.
+func (e Env) Tombstones() *store.Tombstones {
+	return store.NewTombstones(e.DB, e.Config.IdentitiesTable)
+}
+
+// Eraser forgets people on request.
+func (e Env) Eraser() *erase.Eraser {
+	return &erase.Eraser{Events: e.Events(), Touches: e.Touches(), Identities: e.Identities(), Tombstones: e.Tombstones(), Log: e.Log}
 }
 
 // People resolves a person's linked ids, touches and events.

@@ -32,9 +32,18 @@ type Store interface {
 	Put(ctx context.Context, ev event.Event) (bool, error)
 }
 
+// Suppressor says which events belong to erased people (store.Tombstones is one). It
+// is asked once per body, about all of its events.
+type Suppressor interface {
+	EventsErased(ctx context.Context, evs []event.Event) ([]bool, error)
+}
+
 // Handler serves POST /events.
 type Handler struct {
 	Store Store
+	// Suppressor, when set, drops the events of erased people: they are acknowledged
+	// (so Segment stops retrying), counted as suppressed and never stored.
+	Suppressor Suppressor
 	// Secret, when set, is SEGMENT_SHARED_SECRET: the body's HMAC-SHA1 must match X-Signature.
 	Secret      string
 	Concurrency int
@@ -43,12 +52,15 @@ type Handler struct {
 
 // Response is what POST /events answers.
 type Response struct {
-	Received     int        `json:"received"`
-	Stored       int        `json:"stored"`
-	Duplicates   int        `json:"duplicates"`
-	StoredIDs    []string   `json:"storedIds"`
-	DuplicateIDs []string   `json:"duplicateIds"`
-	Rejected     []Rejected `json:"rejected,omitempty"`
+	Received     int      `json:"received"`
+	Stored       int      `json:"stored"`
+	Duplicates   int      `json:"duplicates"`
+	Suppressed   int      `json:"suppressed"`
+	StoredIDs    []string `json:"storedIds"`
+	DuplicateIDs []string `json:"duplicateIds"`
+	// SuppressedIDs are the messageIds of events of erased people: acknowledged, not stored.
+	SuppressedIDs []string   `json:"suppressedIds,omitempty"`
+	Rejected      []Rejected `json:"rejected,omitempty"`
 }
 
 // Rejected is an event of a batch that was refused, and why.
@@ -99,6 +111,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}{"no valid event in batch", resp.Rejected}), nil
 	}
 
+	if valid, err = h.suppress(ctx, valid, &resp); err != nil {
+		// Fail closed: storing an erased person's event is worse than a retry.
+		h.Log.ErrorContext(ctx, "check erased ids failed", "request_id", req.RequestContext.RequestID, "events", len(valid), "err", err)
+		return httpapi.Error(http.StatusServiceUnavailable, "could not check events against erasures; retry later"), nil
+	}
 	stored, err := h.storeAll(ctx, valid)
 	if err != nil {
 		// Some events may be stored already; Segment's retry finds them as duplicates.
@@ -116,8 +133,29 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	resp.Stored, resp.Duplicates = len(resp.StoredIDs), len(resp.DuplicateIDs)
 	h.Log.InfoContext(ctx, "events received", "request_id", req.RequestContext.RequestID,
-		"received", resp.Received, "stored", resp.Stored, "duplicates", resp.Duplicates, "rejected", len(resp.Rejected))
+		"received", resp.Received, "stored", resp.Stored, "duplicates", resp.Duplicates, "suppressed", resp.Suppressed, "rejected", len(resp.Rejected))
 	return httpapi.JSON(http.StatusOK, resp), nil
+}
+
+// suppress drops the events of erased people from evs, recording them in resp.
+func (h *Handler) suppress(ctx context.Context, evs []event.Event, resp *Response) ([]event.Event, error) {
+	if h.Suppressor == nil {
+		return evs, nil
+	}
+	erased, err := h.Suppressor.EventsErased(ctx, evs)
+	if err != nil {
+		return evs, fmt.Errorf("suppress: %w", err)
+	}
+	kept := evs[:0:0]
+	for i, ev := range evs {
+		if erased[i] {
+			resp.SuppressedIDs = append(resp.SuppressedIDs, ev.MessageID)
+			continue
+		}
+		kept = append(kept, ev)
+	}
+	resp.Suppressed = len(resp.SuppressedIDs)
+	return kept, nil
 }
 
 // storeAll writes events with bounded concurrency. Any failure fails the whole call, so

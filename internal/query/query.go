@@ -45,6 +45,9 @@ const maxID = 1024
 type Handler struct {
 	People *people.Resolver
 	Log    *slog.Logger
+	// Erase, when set, serves DELETE /api/user/{id} and DELETE /api/anonymous/{id}
+	// (erase.Handler.Handle): the query Lambda serves the erasure routes too.
+	Erase httpapi.Handler
 }
 
 // Event is one stored event as the API shows it: its indexed fields and the original
@@ -120,6 +123,10 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return h.Anonymous(ctx, req)
 	case http.MethodGet + " " + AttributionPath:
 		return h.Attribution(ctx, req)
+	case http.MethodDelete + " " + UserPath, http.MethodDelete + " " + AnonymousPath:
+		if h.Erase != nil {
+			return h.Erase(ctx, req)
+		}
 	}
 	return httpapi.Error(http.StatusNotFound, "no route for "+route), nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/detect"
+	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/identify"
@@ -69,10 +70,12 @@ func New(o Options) (*Stack, error) {
 	evs := env.Events()
 	em := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
 
-	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Secret: env.Config.SharedSecret, Log: o.Log}
+	tombstones := env.Tombstones()
+	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Suppressor: tombstones, Secret: env.Config.SharedSecret, Log: o.Log}
 	resolver := env.People()
-	lookup := &query.Handler{People: resolver, Log: o.Log}
-	triggers := &trigger.Handler{People: resolver, Sender: o.Segment, Event: env.Config.SourceIdentifiedEvent, Log: o.Log}
+	eraser := &erase.Handler{Eraser: env.Eraser(), Log: o.Log}
+	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Handle}
+	triggers := &trigger.Handler{People: resolver, Sender: o.Segment, Event: env.Config.SourceIdentifiedEvent, Log: o.Log, Erased: tombstones.IsErased}
 
 	key := func(h httpapi.Handler) httpapi.Handler { return httpapi.RequireAPIKey(env.Config.APIKey, h) }
 	routes := []httpapi.Route{
@@ -80,6 +83,8 @@ func New(o Options) (*Stack, error) {
 		{Method: http.MethodGet, Path: query.UserPath, Handler: key(lookup.User)},
 		{Method: http.MethodGet, Path: query.AnonymousPath, Handler: key(lookup.Anonymous)},
 		{Method: http.MethodGet, Path: query.AttributionPath, Handler: key(lookup.Attribution)},
+		{Method: http.MethodDelete, Path: erase.UserPath, Handler: key(eraser.User)},
+		{Method: http.MethodDelete, Path: erase.AnonymousPath, Handler: key(eraser.Anonymous)},
 		{Method: http.MethodGet, Path: trigger.IdentifyUserPath, Handler: key(triggers.IdentifyUser)},
 		{Method: http.MethodGet, Path: trigger.TrackUserPath, Handler: key(triggers.TrackUser)},
 		{Method: http.MethodGet, Path: trigger.TrackAnonymousPath, Handler: key(triggers.TrackAnonymous)},

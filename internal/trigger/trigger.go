@@ -56,6 +56,10 @@ type Handler struct {
 	// Event is the track event's name (SOURCE_IDENTIFIED_EVENT); DefaultEvent when empty.
 	Event string
 	Log   *slog.Logger
+	// Erased, when set, says whether a user or anonymous id was erased
+	// (store.Tombstones.IsErased). Nothing is ever sent for an erased id: the routes
+	// answer 410 Gone, whatever data may have reappeared for it.
+	Erased func(ctx context.Context, id string) (bool, error)
 }
 
 // Response is what every trigger route answers, with Error set on a 502.
@@ -156,6 +160,15 @@ func (h *Handler) serve(
 	id := httpapi.PathParam(req, "id")
 	if msg := checkID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
+	}
+	if h.Erased != nil {
+		erased, err := h.Erased(ctx, id)
+		if err != nil {
+			return httpapi.Internal(ctx, h.Log, req, "could not check whether the id was erased", fmt.Errorf("check erased %s: %w", kind, err)), nil
+		}
+		if erased {
+			return httpapi.Error(http.StatusGone, fmt.Sprintf("this %s id was erased; nothing is sent to Segment for it", kind)), nil
+		}
 	}
 	touches, err := find(ctx, id)
 	if errors.Is(err, ErrNotFound) || (err == nil && len(touches) == 0) {

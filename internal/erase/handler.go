@@ -1,0 +1,85 @@
+package erase
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/attribution-dev/attribution/internal/httpapi"
+)
+
+// Route paths: the query routes, with DELETE. The query Lambda serves them.
+const (
+	UserPath      = "/api/user/{id}"
+	AnonymousPath = "/api/anonymous/{id}"
+)
+
+// maxID matches what the events table accepts for an id.
+const maxID = 1024
+
+// Handler serves DELETE /api/user/{id} and DELETE /api/anonymous/{id}.
+//
+// Both answer 200 with the counts removed, also when there was nothing (left) to
+// remove: "erased" is a state, and a caller retrying after a timeout must not read a
+// 404 as a failure. The id is tombstoned either way, so events still in flight for an
+// id the service has not stored yet are dropped when they arrive.
+type Handler struct {
+	Eraser *Eraser
+	Log    *slog.Logger
+}
+
+// Handle dispatches on the route key.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	route := req.RouteKey
+	if route == "" {
+		route = req.RequestContext.RouteKey
+	}
+	switch route {
+	case http.MethodDelete + " " + UserPath:
+		return h.User(ctx, req)
+	case http.MethodDelete + " " + AnonymousPath:
+		return h.Anonymous(ctx, req)
+	}
+	return httpapi.Error(http.StatusNotFound, "no route for "+route), nil
+}
+
+// User serves DELETE /api/user/{id}.
+func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.serve(ctx, req, h.Eraser.User)
+}
+
+// Anonymous serves DELETE /api/anonymous/{id}.
+func (h *Handler) Anonymous(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.serve(ctx, req, h.Eraser.Anonymous)
+}
+
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, erase func(context.Context, string) (Result, error)) (events.APIGatewayV2HTTPResponse, error) {
+	id := httpapi.PathParam(req, "id")
+	if msg := CheckID(id); msg != "" {
+		return httpapi.Error(http.StatusBadRequest, msg), nil
+	}
+	res, err := erase(ctx, id)
+	if err != nil {
+		// The error names the id's hash, never the id. Retrying is safe and resumes.
+		return httpapi.Internal(ctx, h.Log, req, "could not finish the erasure; retry, it resumes where it stopped", err), nil
+	}
+	return httpapi.JSON(http.StatusOK, res), nil
+}
+
+// CheckID returns why id cannot be erased, or "".
+func CheckID(id string) string {
+	switch {
+	case strings.TrimSpace(id) == "":
+		return "id is required"
+	case len(id) > maxID:
+		return fmt.Sprintf("id is longer than %d bytes", maxID)
+	case !utf8.ValidString(id):
+		return "id is not valid UTF-8"
+	}
+	return ""
+}
