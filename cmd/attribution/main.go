@@ -21,6 +21,7 @@ func commands() []command {
 		{"tables", "create the tables (idempotent) on the configured DynamoDB endpoint", runTables},
 		{"detect", "describe visits: JSON Lines {\"url\",\"referrer\"} on stdin, descriptions on stdout", runDetect},
 		{"backfill", "send identify traits (and with -track, Source Identified events) for many users", runBackfill},
+		{"forget", "erase a person (--user ID or --anonymous ID) and suppress their later events", runForget},
 	}
 }
 

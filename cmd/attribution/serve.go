@@ -50,7 +50,7 @@ func runServe(ctx context.Context, args []string) error {
 		log.Warn("DYNAMODB_ENDPOINT is empty: using AWS DynamoDB in " + cfg.Region)
 	}
 	if cfg.APIKey == "" {
-		log.Warn("API_KEY is empty: /api/* and /segment/* are open to anyone who can reach this port. Set API_KEY before exposing it.")
+		log.Warn("API_KEY is empty: /api/* (including DELETE erasures) and /segment/* are open to anyone who can reach this port. Set API_KEY before exposing it.")
 	}
 	if cfg.SegmentWriteKey == "" {
 		log.Warn("SEGMENT_WRITE_KEY is empty: /segment/* write batches to " + filepath.Join(*dataDir, "segment-outbox.jsonl") + " instead of sending them")
