@@ -20,8 +20,6 @@ import (
 	"github.com/attribution-dev/attribution/internal/store"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
-
 func TestForget(t *testing.T) {
 	ctx := context.Background()
 	db, tables := dbtest.New(t)
