@@ -122,7 +122,8 @@ func (e Env) Pusher(sender *segment.Client) *realtime.Pusher {
 	if !e.Config.Realtime {
 		return nil
 	}
-	return &realtime.Pusher{People: e.People(), Links: e.Identities(), Sender: sender, State: e.PushStates(), Log: e.Log}
+	return &realtime.Pusher{People: e.People(), Links: e.Identities(), Sender: sender, State: e.PushStates(), Log: e.Log,
+		Suppressed: e.Tombstones().IsErased}
 }
 
 // RealtimeVariables are what a deployed stream consumer needs, besides its own tables,

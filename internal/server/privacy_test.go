@@ -236,6 +236,8 @@ func TestEraseUserRemovesEverythingAndSuppressesHerForever(t *testing.T) {
 
 	status, out := e.do(http.MethodDelete, userPath, privacyKey)
 	require.Equal(t, http.StatusOK, status, out)
+	// Real-time attribution pushed Alice's traits while she was known; nothing after this.
+	sentBefore := len(e.fake.Messages())
 	assert.Equal(t, alice, out["userId"])
 	assert.Equal(t, []any{"laptop", "old-alice", "phone", "tablet"}, out["anonymousIds"])
 	assert.Equal(t, []any{"family-pc"}, out["sharedAnonymousIds"])
@@ -243,10 +245,11 @@ func TestEraseUserRemovesEverythingAndSuppressesHerForever(t *testing.T) {
 	removed := out["removed"].(map[string]any)
 	// Events: all eleven of Alice's. Touches: tablet, user:old-alice, laptop, phone and
 	// her signed-in page on the family PC. Identities: tablet↔old-alice,
-	// alice↔{laptop, phone, old-alice, tablet (inherited), family-pc}, the state item.
+	// alice↔{laptop, phone, old-alice, tablet (inherited), family-pc}, the state item
+	// written above, and real-time attribution's push state under alice and old-alice.
 	assert.EqualValues(t, len(aliceEvents), removed["events"])
 	assert.EqualValues(t, 5, removed["touches"])
-	assert.EqualValues(t, 7, removed["identities"])
+	assert.EqualValues(t, 9, removed["identities"])
 
 	t.Run("nothing about Alice remains in any table", func(t *testing.T) {
 		assert.Empty(t, e.scanFor(aliceIDs...))
@@ -312,10 +315,17 @@ func TestEraseUserRemovesEverythingAndSuppressesHerForever(t *testing.T) {
 			status, out := e.do(http.MethodGet, p, privacyKey)
 			assert.Equal(t, http.StatusGone, status, "%s: %v", p, out)
 		}
-		assert.Empty(t, e.fake.Messages())
 		status, out := e.do(http.MethodGet, "/segment/identify/user/bob", privacyKey)
 		assert.Equal(t, http.StatusOK, status, out)
-		assert.Len(t, e.fake.Messages(), 1)
+		var since []string
+		for _, m := range e.fake.Messages()[sentBefore:] {
+			since = append(since, m.UserID+"|"+m.AnonymousID)
+			for _, id := range aliceIDs {
+				assert.NotEqual(t, id, m.UserID)
+				assert.NotEqual(t, id, m.AnonymousID)
+			}
+		}
+		assert.Contains(t, since, "bob|", "Bob is still sent")
 	})
 
 	t.Run("erasing again answers 200 with zero counts", func(t *testing.T) {
