@@ -39,7 +39,7 @@ type archive struct {
 var brokenKinds = []string{
 	`{"type":"page","messageId":"broken-%d","anonymousId":"a"`, // truncated JSON
 	`not json at all %d`,
-	`{"type":"page","messageId":"noid-%d","timestamp":"2026-01-01T00:00:00Z"}`,              // no anonymousId/userId
+	`{"type":"page","messageId":"noid-%d","timestamp":"2026-01-01T00:00:00Z"}`,                 // no anonymousId/userId
 	`{"type":"bogus-%d","messageId":"x","anonymousId":"a","timestamp":"2026-01-01T00:00:00Z"}`, // unknown type
 	`{"type":"track","messageId":"noevent-%d","userId":"u","timestamp":"2026-01-01T00:00:00Z"}`,
 }
