@@ -19,6 +19,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run every route and stream consumer locally on http://127.0.0.1:3000", runServe},
 		{"tables", "create the tables (idempotent) on the configured DynamoDB endpoint", runTables},
+		{"import", "import Segment archives (JSON Lines, gzip or not; - is stdin) as POST /events stores them", runImport},
 	}
 }
 
