@@ -180,7 +180,7 @@ func Run(ctx context.Context, o Options, sources []Source) (Summary, error) {
 	// writes in flight and the chunks waiting to be published in file order.
 	r.work = make(chan *chunk)
 	r.done = make(chan *chunk, o.Workers)
-	r.slots = make(chan struct{}, 2*o.Workers)
+	r.slots = make(chan struct{}, 8*o.Workers)
 
 	var workers, sequencer sync.WaitGroup
 	for range o.Workers {
