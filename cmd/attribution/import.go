@@ -25,6 +25,9 @@ func runImport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: attribution import [flags] FILE...   (FILE - is stdin; gzip is detected by content)")
+		fmt.Fprintln(fs.Output(), "\nStores each event as POST /events would; rerunning an import stores nothing twice.")
+		fmt.Fprintln(fs.Output(), "Touches and identities are derived per visitor in file order: archives are normally")
+		fmt.Fprint(fs.Output(), "time-ordered; if yours are not, import them in time order.\n\n")
 		fs.PrintDefaults()
 	}
 	dataDir := fs.String("data", ".data", "directory for the default rejects file and the stream failure log")

@@ -403,10 +403,14 @@ func (r *run) store(c *chunk) error {
 		}
 		c.publish = append(c.publish, i)
 	}
-	if err := r.o.Events.PutItems(ctx, items, r.o.Backoff); err != nil {
+	// Count what is known written even when the rest fails, so an interrupted import's
+	// summary is as true as it can be; requests abandoned mid-flight may still land,
+	// and a rerun counts those as duplicates.
+	written, err := r.o.Events.PutItems(ctx, items, r.o.Backoff)
+	r.counts.stored.Add(int64(written))
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	r.counts.stored.Add(int64(len(items)))
 	r.counts.dups.Add(dups)
 	r.counts.suppressed.Add(suppressed)
 	return nil

@@ -124,8 +124,9 @@ func (s *Events) Existing(ctx context.Context, ids []string, b Backoff) (map[str
 
 // PutItems writes items with BatchWriteItem, 25 per call, retrying what DynamoDB leaves
 // unprocessed. It is unconditional: callers check existence first (Existing) and rely on
-// an identical item written again changing nothing and emitting no stream record.
-func (s *Events) PutItems(ctx context.Context, items []map[string]types.AttributeValue, b Backoff) error {
+// an identical item written again changing nothing and emitting no stream record. It
+// returns how many items are known written, also on error.
+func (s *Events) PutItems(ctx context.Context, items []map[string]types.AttributeValue, b Backoff) (written int, err error) {
 	b = b.withDefaults()
 	for start := 0; start < len(items); start += MaxBatchWrite {
 		chunk := items[start:min(start+MaxBatchWrite, len(items))]
@@ -139,26 +140,27 @@ func (s *Events) PutItems(ctx context.Context, items []map[string]types.Attribut
 			if err != nil {
 				if attempt < b.Attempts && retryable(ctx, err) {
 					if werr := b.wait(ctx, attempt); werr != nil {
-						return fmt.Errorf("batch write %d events: %w", len(chunk), werr)
+						return written, fmt.Errorf("batch write %d events: %w", len(req[s.table]), werr)
 					}
 					continue
 				}
-				return fmt.Errorf("batch write %d events: %w", len(chunk), err)
+				return written, fmt.Errorf("batch write %d events: %w", len(req[s.table]), err)
 			}
 			left := out.UnprocessedItems[s.table]
+			written += len(req[s.table]) - len(left)
 			if len(left) == 0 {
 				break
 			}
 			if attempt >= b.Attempts {
-				return fmt.Errorf("batch write events: %d items %w", len(left), ErrUnprocessed)
+				return written, fmt.Errorf("batch write events: %d items %w", len(left), ErrUnprocessed)
 			}
 			req = out.UnprocessedItems
 			if err := b.wait(ctx, attempt); err != nil {
-				return fmt.Errorf("batch write events: %w", err)
+				return written, fmt.Errorf("batch write events: %w", err)
 			}
 		}
 	}
-	return nil
+	return written, nil
 }
 
 // ItemSize is an item's size as DynamoDB counts it against the 400 KB limit: attribute
