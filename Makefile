@@ -25,7 +25,7 @@ test: deps ## vet and every test, including those against dynalite
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-bench: deps ## benchmarks with a readable summary
+bench: deps ## benchmarks with a readable summary (make bench > bench.txt to keep it)
 	./scripts/bench.sh
 
 lint: ## gofmt and vet

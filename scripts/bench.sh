@@ -1,23 +1,42 @@
 #!/usr/bin/env bash
-# Runs the Go benchmarks and prints a readable summary. Only 127.0.0.1 is contacted.
+# `make bench`: every benchmark, then a readable summary. Only 127.0.0.1 is contacted
+# (dynalite and fake Segment servers started by the benchmarks themselves).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-echo "== webhook path: parse, validate, marshal"
-go test -run '^$' -bench 'BenchmarkWebhook|BenchmarkParse' -benchmem ./internal/event ./internal/ingest | tee -a "$out"
+section() { printf '\n== %s\n' "$1"; }
 
-echo
-echo "== summary"
-awk '/^Benchmark/ {printf "  %-48s %12s ns/op %10s B/op %6s allocs/op\n", $1, $3, $5, $7}' "$out"
+section "webhook path: verify, parse, validate, marshal (no network)"
+go test -run '^$' -bench 'BenchmarkWebhook|BenchmarkParseBody' -benchmem ./internal/event ./internal/ingest | tee -a "$out"
 
-echo
-echo "== import: attribution import's throughput against dynalite, next to a bare BatchWriteItem loop (the ceiling)"
-imp=$(mktemp)
-trap 'rm -f "$out" "$imp"' EXIT
-go test -run '^$' -bench 'BenchmarkImport$' -benchtime "${IMPORT_BENCHTIME:-5x}" -timeout 20m ./internal/importer | tee "$imp"
-awk '/^BenchmarkImport/ {
-  for (i = 3; i < NF; i += 2) m[$(i+1)] = $i
-  printf "  import %8.0f events/s, ceiling %8.0f events/s: %.0f%% of the ceiling\n", m["import_events/s"], m["ceiling_events/s"], m["import_%_of_ceiling"]
-}' "$imp"
+section "Segment batch client: packing and throughput against the fake server"
+go test -run '^$' -bench . -benchmem ./internal/segment | tee -a "$out"
+
+section "Segment triggers: identify and track a 1,000-touch user end to end against the fake server"
+go test -run '^$' -bench . -benchmem ./internal/trigger | tee -a "$out"
+
+section "attribution models"
+go test -run '^$' -bench . -benchmem ./internal/attribution | tee -a "$out"
+
+section "source detection vs npm inbound"
+./scripts/bench-detect.sh | tee -a "$out"
+
+for extra in scripts/bench-*.sh; do
+  [[ "$extra" == scripts/bench-detect.sh ]] && continue
+  section "$(basename "$extra" .sh)"
+  "$extra" | tee -a "$out"
+done
+
+section "summary"
+awk '
+/^Benchmark/ {
+  line = sprintf("  %-44s", $1)
+  for (i = 3; i < NF; i++) {
+    if ($(i+1) ~ /^(ns\/op|B\/op|allocs\/op|events\/s|msgs\/s|requests|min_requests|MB\/s)$/) line = line sprintf(" %12s %s", $i, $(i+1))
+  }
+  print line
+}
+/detections\/s|ratio  / { print }
+' "$out"

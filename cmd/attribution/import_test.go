@@ -17,8 +17,6 @@ import (
 	"github.com/attribution-dev/attribution/internal/dbtest"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
-
 const archive = `{"type":"page","messageId":"c-1","anonymousId":"v","timestamp":"2026-01-01T00:00:00Z"}
 {"type":"page","messageId":"c-2","anonymousId":"v","timestamp":"2026-01-01T00:00:01Z"}
 not json

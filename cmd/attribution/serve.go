@@ -52,6 +52,9 @@ func runServe(ctx context.Context, args []string) error {
 	if cfg.APIKey == "" {
 		log.Warn("API_KEY is empty: /api/* and /segment/* are open to anyone who can reach this port. Set API_KEY before exposing it.")
 	}
+	if cfg.SegmentWriteKey == "" {
+		log.Warn("SEGMENT_WRITE_KEY is empty: /segment/* write batches to " + filepath.Join(*dataDir, "segment-outbox.jsonl") + " instead of sending them")
+	}
 	if cfg.SharedSecret == "" {
 		log.Warn("SEGMENT_SHARED_SECRET is empty: POST /events accepts unsigned bodies")
 	}

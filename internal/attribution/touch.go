@@ -3,6 +3,7 @@
 package attribution
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/attribution-dev/attribution/internal/source"
@@ -18,4 +19,17 @@ type Touch struct {
 	URL         string             `json:"url"`
 	Referrer    string             `json:"referrer"`
 	Description source.Description `json:"description"`
+}
+
+// MarshalJSON adds the description's channel and campaign beside the touch's own
+// fields, as the query contract lists them; the whole description stays under
+// "description" because its referrer object cannot share the "referrer" key with the
+// referrer URL.
+func (t Touch) MarshalJSON() ([]byte, error) {
+	type plain Touch
+	return json.Marshal(struct {
+		plain
+		Channel  string           `json:"channel"`
+		Campaign *source.Campaign `json:"campaign,omitempty"`
+	}{plain(t), t.Description.Channel, t.Description.Campaign})
 }

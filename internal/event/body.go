@@ -41,18 +41,22 @@ func ParseBody(body []byte) (Body, error) {
 		}
 		return parseMany(raws)
 	case '{':
-		var probe struct {
-			Batch json.RawMessage `json:"batch"`
+		// One decode serves both forms: a single event, or a {"batch": [...]} body.
+		var w wire
+		if err := json.Unmarshal(trimmed, &w); err != nil {
+			var syntaxErr *json.SyntaxError
+			if errors.As(err, &syntaxErr) {
+				return Body{}, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
+			}
+			// Valid JSON with a field of the wrong type: the event's fault, reported as such.
+			return Body{Items: []Item{{Err: invalid("%s", describeJSONError(err))}}}, nil
 		}
-		if err := json.Unmarshal(trimmed, &probe); err != nil {
-			return Body{}, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
-		}
-		if probe.Batch == nil || string(probe.Batch) == "null" {
-			ev, err := Parse(trimmed)
+		if w.Batch == nil || string(w.Batch) == "null" {
+			ev, err := fromWire(trimmed, &w)
 			return Body{Items: []Item{{Event: ev, Err: err}}}, nil
 		}
 		var raws []json.RawMessage
-		if err := json.Unmarshal(probe.Batch, &raws); err != nil {
+		if err := json.Unmarshal(w.Batch, &raws); err != nil {
 			return Body{}, fmt.Errorf("%w: batch must be an array of events", ErrMalformed)
 		}
 		return parseMany(raws)

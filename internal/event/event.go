@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -70,17 +71,19 @@ func invalid(format string, args ...any) error {
 // wire is the subset of an event the service reads. Ids are flexible because some
 // libraries send numeric userIds; Segment coerces them to strings, and so do we.
 type wire struct {
-	MessageID   flexString `json:"messageId"`
-	Type        *string    `json:"type"`
-	AnonymousID flexString `json:"anonymousId"`
-	UserID      flexString `json:"userId"`
-	PreviousID  flexString `json:"previousId"`
-	GroupID     flexString `json:"groupId"`
-	Event       *string    `json:"event"`
-	Name        *string    `json:"name"`
-	Timestamp   *string    `json:"timestamp"`
-	ReceivedAt  *string    `json:"receivedAt"`
-	SentAt      *string    `json:"sentAt"`
+	// Batch is only read at the top of a body: {"batch": [...]} is the tracking API's form.
+	Batch       json.RawMessage `json:"batch"`
+	MessageID   flexString      `json:"messageId"`
+	Type        *string         `json:"type"`
+	AnonymousID flexString      `json:"anonymousId"`
+	UserID      flexString      `json:"userId"`
+	PreviousID  flexString      `json:"previousId"`
+	GroupID     flexString      `json:"groupId"`
+	Event       *string         `json:"event"`
+	Name        *string         `json:"name"`
+	Timestamp   *string         `json:"timestamp"`
+	ReceivedAt  *string         `json:"receivedAt"`
+	SentAt      *string         `json:"sentAt"`
 	Properties  *struct {
 		URL      *string `json:"url"`
 		Referrer *string `json:"referrer"`
@@ -111,7 +114,8 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		f.value = string(b)
 		return nil
 	}
-	return errors.New("must be a string")
+	// A type error lets encoding/json add the field's name to the message.
+	return &json.UnmarshalTypeError{Value: "non-string", Type: reflect.TypeFor[string]()}
 }
 
 // Parse validates one event's JSON. Errors wrap ErrInvalid and name the field at fault.
@@ -120,6 +124,10 @@ func Parse(raw []byte) (Event, error) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Event{}, invalid("%s", describeJSONError(err))
 	}
+	return fromWire(raw, &w)
+}
+
+func fromWire(raw []byte, w *wire) (Event, error) {
 	ev := Event{Raw: json.RawMessage(raw)}
 
 	if w.Type == nil || *w.Type == "" {
@@ -168,11 +176,11 @@ func Parse(raw []byte) (Event, error) {
 		}
 	}
 	if ev.Type == TypePage {
-		ev.URL, ev.Referrer = pageURLs(&w)
+		ev.URL, ev.Referrer = pageURLs(w)
 	}
 
 	var err error
-	if ev.Timestamp, ev.TimestampSource, err = eventTime(&w); err != nil {
+	if ev.Timestamp, ev.TimestampSource, err = eventTime(w); err != nil {
 		return Event{}, err
 	}
 

@@ -8,16 +8,23 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/detect"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
+	"github.com/attribution-dev/attribution/internal/identify"
 	"github.com/attribution-dev/attribution/internal/ingest"
+	"github.com/attribution-dev/attribution/internal/query"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
+	"github.com/attribution-dev/attribution/internal/trigger"
 )
 
 // Options configure the local stack.
@@ -45,19 +52,29 @@ func New(o Options) (*Stack, error) {
 	if o.Stream.FailureLog == "" {
 		o.Stream.FailureLog = filepath.Join(o.DataDir, "stream-failures.jsonl")
 	}
-	cfg := o.Config
-	evs := store.NewEvents(o.DB, cfg.EventsTable)
-	evs.Retention = cfg.EventRetention()
-
+	env := o.env()
+	evs := env.Events()
 	em := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
 
-	webhook := &ingest.Handler{
-		Store:  publishing{Events: evs, stream: em},
-		Secret: cfg.SharedSecret,
-		Log:    o.Log,
+	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Secret: env.Config.SharedSecret, Log: o.Log}
+	resolver := env.People()
+	lookup := &query.Handler{People: resolver, Log: o.Log}
+	// Without SEGMENT_WRITE_KEY the triggers write to the outbox under DataDir.
+	sender, err := env.Segment(filepath.Join(o.DataDir, "segment-outbox.jsonl"))
+	if err != nil {
+		return nil, err
 	}
+	triggers := &trigger.Handler{People: resolver, Sender: sender, Event: env.Config.SourceIdentifiedEvent, Log: o.Log}
+
+	key := func(h httpapi.Handler) httpapi.Handler { return httpapi.RequireAPIKey(env.Config.APIKey, h) }
 	routes := []httpapi.Route{
 		{Method: http.MethodPost, Path: "/events", Handler: webhook.Handle},
+		{Method: http.MethodGet, Path: query.UserPath, Handler: key(lookup.User)},
+		{Method: http.MethodGet, Path: query.AnonymousPath, Handler: key(lookup.Anonymous)},
+		{Method: http.MethodGet, Path: query.AttributionPath, Handler: key(lookup.Attribution)},
+		{Method: http.MethodGet, Path: trigger.IdentifyUserPath, Handler: key(triggers.IdentifyUser)},
+		{Method: http.MethodGet, Path: trigger.TrackUserPath, Handler: key(triggers.TrackUser)},
+		{Method: http.MethodGet, Path: trigger.TrackAnonymousPath, Handler: key(triggers.TrackAnonymous)},
 	}
 	return &Stack{
 		Handler: httpapi.NewServer(o.Log, 29*time.Second, routes...),
@@ -66,10 +83,26 @@ func New(o Options) (*Stack, error) {
 	}, nil
 }
 
+func (o Options) env() app.Env { return app.Env{Config: o.Config, DB: o.DB, Log: o.Log} }
+
 // Consumers are the stream's event source mappings, with their filter patterns. The
 // importer runs the same list to derive touches and identities from what it imports.
 func Consumers(o Options) []stream.Consumer {
-	return nil
+	env := o.env()
+	detector := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: o.Log}
+	identities := &identify.Handler{Identities: env.Identities(), Log: o.Log}
+	return []stream.Consumer{
+		{Name: "detect", Accept: typeIs(event.TypePage), Handler: detector.Handle},
+		{Name: "identify", Accept: typeIs(event.TypeIdentify, event.TypeAlias), Handler: identities.Handle},
+	}
+}
+
+// typeIs is the filter pattern on dynamodb.NewImage.type.S that serverless.yml declares.
+func typeIs(types ...string) func(map[string]ddbtypes.AttributeValue) bool {
+	return func(item map[string]ddbtypes.AttributeValue) bool {
+		t, ok := item[store.AttrType].(*ddbtypes.AttributeValueMemberS)
+		return ok && slices.Contains(types, t.Value)
+	}
 }
 
 // publishing stores events and, for each one actually inserted, emits the stream record

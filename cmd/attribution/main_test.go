@@ -1,0 +1,9 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/attribution-dev/attribution/internal/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }

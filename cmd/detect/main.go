@@ -1,0 +1,20 @@
+// Command detect is the stream consumer Lambda that turns page events into touches.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/attribution-dev/attribution/internal/app"
+	"github.com/attribution-dev/attribution/internal/detect"
+)
+
+func main() {
+	env, err := app.Lambda(context.Background(), "EVENTS_TABLE", "TOUCHES_TABLE")
+	if err != nil {
+		env.Fatal("start", err)
+	}
+	h := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: env.Log}
+	lambda.Start(h.Handle)
+}

@@ -1,0 +1,21 @@
+// Command identify is the stream consumer Lambda that records anonymousId ↔ userId links
+// from identify and alias events.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/attribution-dev/attribution/internal/app"
+	"github.com/attribution-dev/attribution/internal/identify"
+)
+
+func main() {
+	env, err := app.Lambda(context.Background(), "IDENTITIES_TABLE")
+	if err != nil {
+		env.Fatal("start", err)
+	}
+	h := &identify.Handler{Identities: env.Identities(), Log: env.Log}
+	lambda.Start(h.Handle)
+}

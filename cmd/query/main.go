@@ -1,0 +1,22 @@
+// Command query is the Lambda behind GET /api/user/{id}, GET /api/anonymous/{id} and
+// GET /api/user/{id}/attribution: what the system knows about a person.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/attribution-dev/attribution/internal/app"
+	"github.com/attribution-dev/attribution/internal/httpapi"
+	"github.com/attribution-dev/attribution/internal/query"
+)
+
+func main() {
+	env, err := app.Lambda(context.Background(), "EVENTS_TABLE", "IDENTITIES_TABLE", "TOUCHES_TABLE")
+	if err != nil {
+		env.Fatal("start", err)
+	}
+	h := &query.Handler{People: env.People(), Log: env.Log}
+	lambda.Start(httpapi.RequireAPIKey(env.Config.APIKey, h.Handle))
+}

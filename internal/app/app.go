@@ -1,0 +1,101 @@
+// Package app builds what every binary shares from the configuration: the logger, the
+// DynamoDB client and the repositories, so each Lambda main stays a few lines of wiring
+// and the local stack is assembled from the very same constructors.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/logging"
+	"github.com/attribution-dev/attribution/internal/people"
+	"github.com/attribution-dev/attribution/internal/segment"
+	"github.com/attribution-dev/attribution/internal/source"
+	"github.com/attribution-dev/attribution/internal/store"
+)
+
+// Env is a configured process: settings, logger and DynamoDB client.
+type Env struct {
+	Config config.Config
+	DB     *dynamodb.Client
+	Log    *slog.Logger
+}
+
+// Lambda loads the configuration for a deployed function, requiring the named
+// variables to be set explicitly, and connects to DynamoDB.
+func Lambda(ctx context.Context, required ...string) (Env, error) {
+	log := logging.ForLambda()
+	cfg, err := config.Load()
+	if err != nil {
+		return Env{Log: log}, err
+	}
+	if err := config.RequireInLambda(os.LookupEnv, required...); err != nil {
+		return Env{Log: log}, err
+	}
+	return Connect(ctx, cfg, log)
+}
+
+// Connect builds the DynamoDB client for cfg.
+func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (Env, error) {
+	db, err := store.NewClient(ctx, store.ClientOptions{Region: cfg.Region, Endpoint: cfg.DynamoDBEndpoint})
+	if err != nil {
+		return Env{Log: log}, fmt.Errorf("dynamodb client: %w", err)
+	}
+	return Env{Config: cfg, DB: db, Log: log}, nil
+}
+
+// Events is the events repository, with the configured retention.
+func (e Env) Events() *store.Events {
+	s := store.NewEvents(e.DB, e.Config.EventsTable)
+	s.Retention = e.Config.EventRetention()
+	return s
+}
+
+// Touches is the touches repository, with the configured retention.
+func (e Env) Touches() *store.Touches {
+	s := store.NewTouches(e.DB, e.Config.TouchesTable)
+	s.Retention = e.Config.TouchRetention()
+	return s
+}
+
+// Identities is the identities repository.
+func (e Env) Identities() *store.Identities {
+	return store.NewIdentities(e.DB, e.Config.IdentitiesTable)
+}
+
+// People resolves a person's linked ids, touches and events.
+func (e Env) People() *people.Resolver {
+	return &people.Resolver{Identities: e.Identities(), Touches: e.Touches(), Events: e.Events()}
+}
+
+// Detector is the source detector with the configured internal and ignored hosts.
+func (e Env) Detector() *source.Detector {
+	return source.New(source.Options{InternalDomains: e.Config.InternalDomains, IgnoredReferrers: e.Config.IgnoredReferrers})
+}
+
+// Fatal logs err and exits: for mains only, before the handler starts.
+func (e Env) Fatal(msg string, err error) {
+	e.Log.Error(msg, "err", err)
+	os.Exit(1)
+}
+
+// Segment is the batch client SEGMENT_WRITE_KEY and SEGMENT_ENDPOINT describe; without a
+// write key it is a dry run appending batches to outboxPath (segment.DefaultOutboxPath
+// when empty).
+func (e Env) Segment(outboxPath string) (*segment.Client, error) {
+	c, err := segment.New(segment.Config{
+		WriteKey:   e.Config.SegmentWriteKey,
+		Endpoint:   e.Config.SegmentEndpoint,
+		OutboxPath: outboxPath,
+		Logger:     e.Log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("segment client: %w", err)
+	}
+	return c, nil
+}

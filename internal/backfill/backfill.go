@@ -1,0 +1,315 @@
+// Package backfill sends attribution to Segment for many users at once: after a
+// historic import, or when the traits contract changes. It reuses the trigger's
+// message builders, so a backfill and a trigger of the same touches send the same
+// messageIds, and rerunning a backfill is recognisably the same messages downstream.
+package backfill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/segment"
+	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/trigger"
+)
+
+// Options select whom to send for and how.
+type Options struct {
+	// Since and Until bound the touches that make a user part of the backfill (zero:
+	// unbounded). The identify traits are always computed over all of a user's touches.
+	Since, Until time.Time
+	// Users limits the backfill to these userIds; no table is read to find users.
+	Users []string
+	// Track also sends one Source Identified track per touch in the window.
+	Track bool
+	// Event is the track event's name.
+	Event string
+	// DryRun builds every message and sends none.
+	DryRun bool
+	// Rate is the most messages sent per second (0: unlimited).
+	Rate float64
+	// Chunk is how many users' messages go to one Send (default 200).
+	Chunk int
+	// Progress, when set, is called after each chunk.
+	Progress func(Summary)
+}
+
+// Summary counts what a backfill did.
+type Summary struct {
+	Users      int           `json:"users"`
+	Skipped    int           `json:"skipped"` // users with no touches, or suppressed
+	Identifies int           `json:"identifies"`
+	Tracks     int           `json:"tracks"`
+	Failed     int           `json:"failed"`
+	DryRun     bool          `json:"dryRun"`
+	Elapsed    time.Duration `json:"elapsedNs"`
+	// FirstError describes the first failed message, if any.
+	FirstError string `json:"firstError,omitempty"`
+}
+
+// People gives a user's touches over all linked ids (people.Resolver does).
+type People interface {
+	UserTouches(ctx context.Context, userID string) ([]attribution.Touch, error)
+}
+
+// Links finds the users an anonymous id identified as (store.Identities does).
+type Links interface {
+	ByAnonymous(ctx context.Context, anonymousID string) ([]store.Link, error)
+}
+
+// Sender sends messages synchronously (segment.Client does).
+type Sender interface {
+	Send(ctx context.Context, msgs []segment.Message) []segment.Result
+}
+
+// Runner runs backfills.
+type Runner struct {
+	DB           *dynamodb.Client
+	TouchesTable string
+	People       People
+	Links        Links
+	Sender       Sender
+	Log          *slog.Logger
+	// Suppressed, when set, keeps erased users out of the backfill.
+	Suppressed func(ctx context.Context, userID string) (bool, error)
+}
+
+// ErrNotAllSent means some messages were refused or could not be delivered; the
+// summary says how many. Rerunning sends the same messageIds.
+var ErrNotAllSent = errors.New("not every message was sent")
+
+// Run finds the users and sends their attribution.
+func (r *Runner) Run(ctx context.Context, o Options) (Summary, error) {
+	start := time.Now()
+	if o.Chunk <= 0 {
+		o.Chunk = 200
+	}
+	if o.Event == "" {
+		o.Event = trigger.DefaultEvent
+	}
+	users := slices.Clone(o.Users)
+	if len(users) == 0 {
+		var err error
+		if users, err = r.usersWithTouches(ctx, o.Since, o.Until); err != nil {
+			return Summary{}, err
+		}
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+
+	sum := Summary{DryRun: o.DryRun}
+	limiter := newLimiter(o.Rate)
+	for i := 0; i < len(users); i += o.Chunk {
+		chunk := users[i:min(i+o.Chunk, len(users))]
+		msgs, skipped, err := r.messages(ctx, chunk, o)
+		if err != nil {
+			return sum, err
+		}
+		sum.Users += len(chunk)
+		sum.Skipped += skipped
+		for _, m := range msgs {
+			if m.Type == segment.TypeIdentify {
+				sum.Identifies++
+			} else {
+				sum.Tracks++
+			}
+		}
+		if !o.DryRun && len(msgs) > 0 {
+			if err := limiter.wait(ctx, len(msgs)); err != nil {
+				return sum, fmt.Errorf("backfill: %w", err)
+			}
+			for _, res := range r.Sender.Send(ctx, msgs) {
+				if !res.Sent {
+					sum.Failed++
+					if sum.FirstError == "" && res.Err != nil {
+						sum.FirstError = res.MessageID + ": " + res.Err.Error()
+					}
+				}
+			}
+		}
+		sum.Elapsed = time.Since(start)
+		if o.Progress != nil {
+			o.Progress(sum)
+		}
+		if err := ctx.Err(); err != nil {
+			return sum, fmt.Errorf("backfill interrupted: %w", err)
+		}
+	}
+	sum.Elapsed = time.Since(start)
+	if sum.Failed > 0 {
+		return sum, fmt.Errorf("%w: %d failed, first %s", ErrNotAllSent, sum.Failed, sum.FirstError)
+	}
+	return sum, nil
+}
+
+// messages builds the identify (and tracks) of each user, skipping users with no
+// touches or suppressed ones.
+func (r *Runner) messages(ctx context.Context, users []string, o Options) ([]segment.Message, int, error) {
+	var msgs []segment.Message
+	skipped := 0
+	for _, u := range users {
+		if r.Suppressed != nil {
+			erased, err := r.Suppressed(ctx, u)
+			if err != nil {
+				return nil, 0, fmt.Errorf("backfill user %s: %w", u, err)
+			}
+			if erased {
+				skipped++
+				continue
+			}
+		}
+		touches, err := r.People.UserTouches(ctx, u)
+		if err != nil {
+			return nil, 0, fmt.Errorf("backfill user %s: %w", u, err)
+		}
+		identify, ok := trigger.Identify(u, touches)
+		if !ok {
+			skipped++
+			continue
+		}
+		msgs = append(msgs, identify)
+		if o.Track {
+			for _, t := range touches {
+				if inWindow(t.Timestamp, o.Since, o.Until) {
+					msgs = append(msgs, trigger.UserTrack(u, o.Event, t))
+				}
+			}
+		}
+	}
+	return msgs, skipped, nil
+}
+
+// usersWithTouches reads the touches table once, in parallel segments, for the touches
+// in the window, and maps their visitors to users. This is the product's only Scan: an
+// operator's batch job that visits every touch anyway, never a request path.
+func (r *Runner) usersWithTouches(ctx context.Context, since, until time.Time) ([]string, error) {
+	const segments = 4
+	var (
+		mu    sync.Mutex
+		users = map[string]bool{}
+		anons = map[string]bool{}
+		wg    sync.WaitGroup
+		errs  = make([]error, segments)
+	)
+	for seg := range segments {
+		wg.Go(func() {
+			in := &dynamodb.ScanInput{
+				TableName:                aws.String(r.TouchesTable),
+				Segment:                  aws.Int32(int32(seg)),
+				TotalSegments:            aws.Int32(segments),
+				ProjectionExpression:     aws.String("#a, #u, #t"),
+				ExpressionAttributeNames: map[string]string{"#a": store.AttrAnonymousID, "#u": store.AttrUserID, "#t": store.AttrTimestamp},
+			}
+			if filter, values := windowFilter(since, until); filter != "" {
+				in.FilterExpression, in.ExpressionAttributeValues = aws.String(filter), values
+			}
+			p := dynamodb.NewScanPaginator(r.DB, in)
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					errs[seg] = fmt.Errorf("scan touches segment %d: %w", seg, err)
+					return
+				}
+				mu.Lock()
+				for _, item := range page.Items {
+					if u := str(item, store.AttrUserID); u != "" {
+						users[u] = true
+					} else if a := str(item, store.AttrAnonymousID); a != "" {
+						anons[a] = true
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for a := range anons {
+		links, err := r.Links.ByAnonymous(ctx, a)
+		if err != nil {
+			return nil, fmt.Errorf("users of anonymous id %s: %w", a, err)
+		}
+		for _, l := range links {
+			users[l.UserID] = true
+		}
+	}
+	out := make([]string, 0, len(users))
+	for u := range users {
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+func windowFilter(since, until time.Time) (string, map[string]types.AttributeValue) {
+	values := map[string]types.AttributeValue{}
+	var conds []string
+	if !since.IsZero() {
+		values[":since"] = &types.AttributeValueMemberS{Value: since.UTC().Format(event.TimeLayout)}
+		conds = append(conds, "#t >= :since")
+	}
+	if !until.IsZero() {
+		values[":until"] = &types.AttributeValueMemberS{Value: until.UTC().Format(event.TimeLayout)}
+		conds = append(conds, "#t < :until")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	filter := conds[0]
+	if len(conds) == 2 {
+		filter += " AND " + conds[1]
+	}
+	return filter, values
+}
+
+func inWindow(t, since, until time.Time) bool {
+	return (since.IsZero() || !t.Before(since)) && (until.IsZero() || t.Before(until))
+}
+
+func str(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// limiter spaces sends so that at most rate messages go out per second on average.
+type limiter struct {
+	rate float64
+	next time.Time
+}
+
+func newLimiter(rate float64) *limiter { return &limiter{rate: rate} }
+
+func (l *limiter) wait(ctx context.Context, n int) error {
+	if l.rate <= 0 {
+		return nil
+	}
+	now := time.Now()
+	if l.next.Before(now) {
+		l.next = now
+	}
+	delay := l.next.Sub(now)
+	l.next = l.next.Add(time.Duration(float64(n) / l.rate * float64(time.Second)))
+	if delay <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(delay):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,89 @@
+package detect_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/dbtest"
+	"github.com/attribution-dev/attribution/internal/detect"
+	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/source"
+	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func record(t *testing.T, seq string, ev event.Event) events.DynamoDBEventRecord {
+	t.Helper()
+	return events.DynamoDBEventRecord{
+		EventID: "e" + seq, EventName: "INSERT",
+		Change: events.DynamoDBStreamRecord{SequenceNumber: seq, NewImage: stream.FromSDK(store.EventItem(ev, 0))},
+	}
+}
+
+func page(id string, at time.Time, url, referrer string) event.Event {
+	return event.Event{MessageID: id, Type: event.TypePage, AnonymousID: "a1", Timestamp: at, TimestampSource: event.FromTimestamp, URL: url, Referrer: referrer, Raw: []byte(`{}`)}
+}
+
+func TestRedeliveredBatchStoresEachTouchOnce(t *testing.T) {
+	db, tables := dbtest.New(t)
+	evs, touches := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
+	var seen []string
+	h := &detect.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: touches, Log: quiet,
+		OnTouch: func(_ context.Context, tc attribution.Touch) error { seen = append(seen, tc.MessageID); return nil }}
+
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	pages := []event.Event{
+		page("p1", at, "https://acme.io/", "https://duckduckgo.com/"),
+		page("p2", at.Add(time.Minute), "https://acme.io/a", "https://acme.io/"),
+		page("p3", at.Add(2*time.Hour), "https://acme.io/?utm_source=linkedin&utm_medium=paid_social", "https://www.linkedin.com/"),
+	}
+	batch := events.DynamoDBEvent{}
+	for i, p := range pages {
+		_, err := evs.Put(context.Background(), p)
+		require.NoError(t, err)
+		batch.Records = append(batch.Records, record(t, string(rune('1'+i)), p))
+	}
+	// A track event and a record that is not an event at all are skipped, not failed.
+	batch.Records = append(batch.Records, events.DynamoDBEventRecord{EventID: "junk", EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: "9", NewImage: map[string]events.DynamoDBAttributeValue{"x": events.NewStringAttribute("y")}}})
+
+	for range 2 {
+		resp, err := h.Handle(context.Background(), batch)
+		require.NoError(t, err)
+		assert.Empty(t, resp.BatchItemFailures)
+	}
+	got, err := touches.ByVisitor(context.Background(), "a1")
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, "duckduckgo", got[0].Description.Referrer.Engine)
+	assert.Equal(t, source.TypeAd, got[1].Description.Referrer.Type)
+	assert.Equal(t, []string{"p1", "p3", "p1", "p3"}, seen, "the hook sees each new touch on every delivery; it must be idempotent too")
+}
+
+func TestStorageFailureReportsTheRecordAndWhatFollows(t *testing.T) {
+	down, err := store.NewClient(context.Background(), store.ClientOptions{Region: "us-east-1", Endpoint: "http://127.0.0.1:1"})
+	require.NoError(t, err)
+	h := &detect.Handler{Detector: source.New(source.Options{}), PageViews: store.NewEvents(down, "e"), Touches: store.NewTouches(down, "t"), Log: quiet}
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
+		record(t, "1", page("p1", at, "https://acme.io/", "")),
+		record(t, "2", page("p2", at.Add(time.Hour), "https://acme.io/", "")),
+	}})
+	require.NoError(t, err)
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	assert.Equal(t, []string{"1", "2"}, ids, "reported by sequence number, from the first failure on")
+}

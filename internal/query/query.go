@@ -1,0 +1,291 @@
+// Package query is the debugging API: GET /api/user/{id} and GET /api/anonymous/{id}
+// answer a person's identities, touches, first and last touch and recent events
+// (paginated); GET /api/user/{id}/attribution answers credits under a model.
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/httpapi"
+	"github.com/attribution-dev/attribution/internal/people"
+	"github.com/attribution-dev/attribution/internal/store"
+)
+
+// Route paths, as API Gateway and the local server declare them.
+const (
+	UserPath        = "/api/user/{id}"
+	AnonymousPath   = "/api/anonymous/{id}"
+	AttributionPath = "/api/user/{id}/attribution"
+)
+
+// Page sizes for events.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// maxID matches what the events table accepts for an id.
+const maxID = 1024
+
+// Handler serves the query routes.
+type Handler struct {
+	People *people.Resolver
+	Log    *slog.Logger
+}
+
+// Event is one stored event as the API shows it: its indexed fields and the original
+// JSON the sender wrote.
+type Event struct {
+	MessageID   string          `json:"messageId"`
+	Type        string          `json:"type"`
+	Timestamp   time.Time       `json:"timestamp"`
+	AnonymousID string          `json:"anonymousId,omitempty"`
+	UserID      string          `json:"userId,omitempty"`
+	Event       json.RawMessage `json:"event"`
+}
+
+// UserResponse answers GET /api/user/{id}.
+type UserResponse struct {
+	UserID       string              `json:"userId"`
+	AnonymousIDs []string            `json:"anonymousIds"`
+	Identities   []store.Link        `json:"identities"`
+	Touches      []attribution.Touch `json:"touches"`
+	attribution.Summary
+	Events []Event `json:"events"`
+	// Cursor fetches the next page of events; null on the last page.
+	Cursor *string `json:"cursor"`
+}
+
+// AnonymousResponse answers GET /api/anonymous/{id}.
+type AnonymousResponse struct {
+	AnonymousID string              `json:"anonymousId"`
+	UserIDs     []string            `json:"userIds"`
+	Identities  []store.Link        `json:"identities"`
+	Touches     []attribution.Touch `json:"touches"`
+	attribution.Summary
+	Events []Event `json:"events"`
+	Cursor *string `json:"cursor"`
+}
+
+// AttributionResponse answers GET /api/user/{id}/attribution.
+type AttributionResponse struct {
+	Model   attribution.Model    `json:"model"`
+	Credits []attribution.Credit `json:"credits"`
+}
+
+// Handle dispatches on the route key, so one Lambda serves every query route.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	route := req.RouteKey
+	if route == "" {
+		route = req.RequestContext.RouteKey
+	}
+	switch route {
+	case http.MethodGet + " " + UserPath:
+		return h.User(ctx, req)
+	case http.MethodGet + " " + AnonymousPath:
+		return h.Anonymous(ctx, req)
+	case http.MethodGet + " " + AttributionPath:
+		return h.Attribution(ctx, req)
+	}
+	return httpapi.Error(http.StatusNotFound, "no route for "+route), nil
+}
+
+// User serves GET /api/user/{id}.
+func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	id := httpapi.PathParam(req, "id")
+	if msg := checkID(id); msg != "" {
+		return httpapi.Error(http.StatusBadRequest, msg), nil
+	}
+	limit, msg := parseLimit(req.QueryStringParameters["limit"])
+	if msg != "" {
+		return httpapi.Error(http.StatusBadRequest, msg), nil
+	}
+	u, err := h.People.User(ctx, id)
+	if err != nil {
+		return httpapi.Internal(ctx, h.Log, req, "could not read the user", err), nil
+	}
+	page, resp := h.events(ctx, req, "user:"+id, u.EventSources(), limit)
+	if resp != nil {
+		return *resp, nil
+	}
+	if !u.Known() && len(page.events) == 0 && page.first {
+		return httpapi.Error(http.StatusNotFound, "unknown user id"), nil
+	}
+	return httpapi.JSON(http.StatusOK, UserResponse{
+		UserID:       id,
+		AnonymousIDs: u.AnonymousIDs,
+		Identities:   nonNil(u.Links),
+		Touches:      u.Touches,
+		Summary:      attribution.Summarize(u.Touches),
+		Events:       page.events,
+		Cursor:       page.cursor,
+	}), nil
+}
+
+// Anonymous serves GET /api/anonymous/{id}.
+func (h *Handler) Anonymous(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	id := httpapi.PathParam(req, "id")
+	if msg := checkID(id); msg != "" {
+		return httpapi.Error(http.StatusBadRequest, msg), nil
+	}
+	limit, msg := parseLimit(req.QueryStringParameters["limit"])
+	if msg != "" {
+		return httpapi.Error(http.StatusBadRequest, msg), nil
+	}
+	a, err := h.People.Anonymous(ctx, id)
+	if err != nil {
+		return httpapi.Internal(ctx, h.Log, req, "could not read the anonymous id", err), nil
+	}
+	page, resp := h.events(ctx, req, "anonymous:"+id, a.EventSources(), limit)
+	if resp != nil {
+		return *resp, nil
+	}
+	if !a.Known() && len(page.events) == 0 && page.first {
+		return httpapi.Error(http.StatusNotFound, "unknown anonymous id"), nil
+	}
+	return httpapi.JSON(http.StatusOK, AnonymousResponse{
+		AnonymousID: id,
+		UserIDs:     a.UserIDs,
+		Identities:  nonNil(a.Links),
+		Touches:     a.Touches,
+		Summary:     attribution.Summarize(a.Touches),
+		Events:      page.events,
+		Cursor:      page.cursor,
+	}), nil
+}
+
+// Attribution serves GET /api/user/{id}/attribution?model=M[&halfLifeDays=D][&until=T].
+func (h *Handler) Attribution(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	id := httpapi.PathParam(req, "id")
+	if msg := checkID(id); msg != "" {
+		return httpapi.Error(http.StatusBadRequest, msg), nil
+	}
+	q := req.QueryStringParameters
+	model, err := attribution.ParseModel(q["model"])
+	if err != nil {
+		return httpapi.Error(http.StatusBadRequest, err.Error()), nil
+	}
+	var opts attribution.Options
+	if v := q["halfLifeDays"]; v != "" {
+		days, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(days) || math.IsInf(days, 0) || days <= 0 || days > 36500 {
+			return httpapi.Error(http.StatusBadRequest, "halfLifeDays must be a positive number of days"), nil
+		}
+		opts.HalfLife = time.Duration(days * float64(24*time.Hour))
+	}
+	if v := q["until"]; v != "" {
+		if opts.ConversionTime, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return httpapi.Error(http.StatusBadRequest, "until must be an RFC 3339 date-time, e.g. 2024-03-01T09:30:00Z"), nil
+		}
+	}
+	u, err := h.People.User(ctx, id)
+	if err != nil {
+		return httpapi.Internal(ctx, h.Log, req, "could not read the user", err), nil
+	}
+	if !u.Known() {
+		evs, _, err := h.People.EventPage(ctx, people.NewEventCursor(u.EventSources()), 1)
+		if err != nil {
+			return httpapi.Internal(ctx, h.Log, req, "could not read events", err), nil
+		}
+		if len(evs) == 0 {
+			return httpapi.Error(http.StatusNotFound, "unknown user id"), nil
+		}
+	}
+	credits, err := attribution.Credits(model, u.Touches, opts)
+	if errors.Is(err, attribution.ErrInvalidOptions) || errors.Is(err, attribution.ErrUnknownModel) {
+		return httpapi.Error(http.StatusBadRequest, err.Error()), nil
+	}
+	if err != nil {
+		return httpapi.Internal(ctx, h.Log, req, "could not compute credits", err), nil
+	}
+	return httpapi.JSON(http.StatusOK, AttributionResponse{Model: model, Credits: credits}), nil
+}
+
+type eventPage struct {
+	events []Event
+	cursor *string
+	first  bool // no cursor was given
+}
+
+// events reads one page of events; a non-nil response is the answer to send instead.
+func (h *Handler) events(ctx context.Context, req events.APIGatewayV2HTTPRequest, subject string, sources []store.EventSource, limit int) (eventPage, *events.APIGatewayV2HTTPResponse) {
+	page := eventPage{events: []Event{}}
+	cur := people.NewEventCursor(sources)
+	if c, ok := req.QueryStringParameters["cursor"]; ok {
+		var err error
+		if cur, err = decodeCursor(c, subject, sources); err != nil {
+			resp := httpapi.Error(http.StatusBadRequest, err.Error())
+			return page, &resp
+		}
+	} else {
+		page.first = true
+	}
+	evs, next, err := h.People.EventPage(ctx, cur, limit)
+	if err != nil {
+		resp := httpapi.Internal(ctx, h.Log, req, "could not read events", err)
+		return page, &resp
+	}
+	for _, ev := range evs {
+		page.events = append(page.events, toEvent(ev))
+	}
+	token, err := encodeCursor(subject, next)
+	if err != nil {
+		resp := httpapi.Internal(ctx, h.Log, req, "could not encode the cursor", err)
+		return page, &resp
+	}
+	if token != "" {
+		page.cursor = &token
+	}
+	return page, nil
+}
+
+func toEvent(ev event.Event) Event {
+	out := Event{MessageID: ev.MessageID, Type: ev.Type, Timestamp: ev.Timestamp, AnonymousID: ev.AnonymousID, UserID: ev.UserID}
+	if json.Valid(ev.Raw) {
+		out.Event = json.RawMessage(ev.Raw)
+	} else {
+		out.Event = json.RawMessage("null")
+	}
+	return out
+}
+
+func parseLimit(v string) (int, string) {
+	if v == "" {
+		return DefaultLimit, ""
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > MaxLimit {
+		return 0, fmt.Sprintf("limit must be a whole number from 1 to %d", MaxLimit)
+	}
+	return n, ""
+}
+
+func checkID(id string) string {
+	switch {
+	case strings.TrimSpace(id) == "":
+		return "id is required"
+	case len(id) > maxID:
+		return fmt.Sprintf("id is longer than %d bytes", maxID)
+	}
+	return ""
+}
+
+func nonNil(links []store.Link) []store.Link {
+	if links == nil {
+		return []store.Link{}
+	}
+	return links
+}

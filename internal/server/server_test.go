@@ -1,0 +1,128 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/dbtest"
+	"github.com/attribution-dev/attribution/internal/server"
+	"github.com/attribution-dev/attribution/internal/source"
+	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+type env struct {
+	t     *testing.T
+	url   string
+	stack *server.Stack
+	store struct {
+		touches *store.Touches
+	}
+}
+
+func newEnv(t *testing.T, mutate func(*config.Config)) *env {
+	t.Helper()
+	db, tables := dbtest.New(t)
+	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
+	require.NoError(t, err)
+	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
+	cfg.InternalDomains = []string{"acme.io"}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	stack, err := server.New(server.Options{
+		Config: cfg, DB: db, DataDir: t.TempDir(),
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Stream: stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(stack.Handler)
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = stack.Stream.Close(ctx)
+	})
+	e := &env{t: t, url: srv.URL, stack: stack}
+	e.store.touches = store.NewTouches(db, tables.Touches)
+	return e
+}
+
+var base = time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+
+func (e *env) page(id, anon string, at time.Duration, url, referrer string) {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"type": "page", "messageId": id, "anonymousId": anon,
+		"timestamp":  base.Add(at).Format(time.RFC3339Nano),
+		"properties": map[string]any{"url": url, "referrer": referrer},
+		"context":    map[string]any{"page": map[string]any{"url": url, "referrer": referrer}},
+	})
+	resp, err := http.Post(e.url+"/events", "application/json", bytes.NewReader(body))
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	require.Equal(e.t, http.StatusOK, resp.StatusCode)
+}
+
+func (e *env) settle() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(e.t, e.stack.Stream.Idle(ctx))
+}
+
+func TestPageEventsBecomeTouchesThroughTheStream(t *testing.T) {
+	e := newEnv(t, nil)
+	const anon = "visitor-1"
+	e.page("p1", anon, 0, "https://acme.io/", "https://www.google.com/")
+	e.settle()                                                                           // a visitor's events are ordered; settle keeps the test readable too
+	e.page("p2", anon, time.Minute, "https://acme.io/pricing", "https://acme.io/")       // internal navigation
+	e.page("p3", anon, 5*time.Minute, "https://acme.io/pricing", "")                     // reload
+	e.page("p4", anon, 6*time.Minute, "https://acme.io/docs", "https://www.google.com/") // SPA resends the referrer
+	e.page("p5", anon, 3*time.Hour, "https://acme.io/", "")                              // a new visit, typed in
+	e.page("p6", anon, 3*time.Hour+10*time.Minute, "https://acme.io/?utm_source=newsletter&utm_medium=email&utm_campaign=spring", "")
+	e.settle()
+
+	touches, err := e.store.touches.ByVisitor(context.Background(), anon)
+	require.NoError(t, err)
+	var ids []string
+	for _, tc := range touches {
+		ids = append(ids, tc.MessageID)
+	}
+	assert.Equal(t, []string{"p1", "p5", "p6"}, ids)
+	require.Len(t, touches, 3)
+	assert.Equal(t, source.TypeSearch, touches[0].Description.Referrer.Type)
+	assert.Equal(t, "google", touches[0].Description.Referrer.Engine)
+	assert.Equal(t, source.TypeDirect, touches[1].Description.Referrer.Type)
+	assert.Equal(t, "Email", touches[2].Description.Channel)
+	require.NotNil(t, touches[2].Description.Campaign)
+	assert.Equal(t, "spring", touches[2].Description.Campaign.Campaign)
+	assert.Equal(t, base.Add(3*time.Hour+10*time.Minute), touches[2].Timestamp)
+}
+
+func TestReplayedPageEventsAddNoTouches(t *testing.T) {
+	e := newEnv(t, nil)
+	for round := range 2 {
+		for i := range 5 {
+			e.page(fmt.Sprintf("r%d", i), "visitor-2", time.Duration(i)*time.Hour, "https://acme.io/", "https://www.linkedin.com/")
+		}
+		e.settle()
+		touches, err := e.store.touches.ByVisitor(context.Background(), "visitor-2")
+		require.NoError(t, err)
+		assert.Len(t, touches, 5, "round %d", round)
+	}
+}

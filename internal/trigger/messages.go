@@ -1,0 +1,45 @@
+package trigger
+
+import (
+	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/segment"
+)
+
+// Person kinds prefixed to the person id that track messageIds hash: an anonymous id and
+// a userId may be the same string, and their tracks of one touch are different messages
+// (one carries userId, the other does not), so they must not share an id and be
+// deduplicated into one by Segment.
+const (
+	UserKind      = "user:"
+	AnonymousKind = "anon:"
+)
+
+// Identify is the identify call carrying userID's attribution traits, and false when
+// there are no touches to attribute.
+//
+// Its timestamp is the last touch's time, not the time of sending: the traits describe
+// the person as of that touch, and a deterministic message (same touches, same bytes)
+// is what makes re-triggering harmless. The messageId already changes exactly when the
+// traits do (attribution.IdentifyMessageID).
+func Identify(userID string, touches []attribution.Touch) (segment.Message, bool) {
+	if len(touches) == 0 {
+		return segment.Message{}, false
+	}
+	s := attribution.Summarize(touches)
+	return segment.Identify(attribution.IdentifyMessageID(userID, s), userID, attribution.Traits(s), s.Last.Timestamp), true
+}
+
+// UserTrack is the track call of one of userID's touches: userId plus the anonymousId
+// the touch was recorded under, so Segment can link the two as well.
+func UserTrack(userID, event string, t attribution.Touch) segment.Message {
+	return segment.Track(attribution.TrackMessageID(UserKind+userID, t), userID, t.AnonymousID, event,
+		attribution.TrackProperties(t), t.Timestamp)
+}
+
+// AnonymousTrack is the track call of one of anonymousID's touches. It carries the
+// anonymousId only, even when the touch's page event had a userId: the route names an
+// anonymous visitor, and the user's own tracks come from the user route.
+func AnonymousTrack(anonymousID, event string, t attribution.Touch) segment.Message {
+	return segment.Track(attribution.TrackMessageID(AnonymousKind+anonymousID, t), "", anonymousID, event,
+		attribution.TrackProperties(t), t.Timestamp)
+}
