@@ -28,7 +28,7 @@ import (
 // rerun, must leave all three tables identical.
 func TestImportDerivesThroughTheStreamConsumers(t *testing.T) {
 	db := dbtest.Client(t)
-	a := genArchive(1_500, "d")
+	a := genArchive(1_000, "d")
 	src := []importer.Source{importer.Bytes("archive.jsonl", a.data)}
 
 	importInto := func(tables store.Tables, stopAfter int64) (importer.Summary, error) {
@@ -64,7 +64,7 @@ func TestImportDerivesThroughTheStreamConsumers(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("clean import with derivation: %s, %s", time.Since(start), sum.Text())
 
-	_, err = importInto(interrupted, 500)
+	_, err = importInto(interrupted, 300)
 	require.ErrorIs(t, err, context.Canceled)
 	_, err = importInto(interrupted, 0)
 	require.NoError(t, err)

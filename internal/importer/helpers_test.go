@@ -118,6 +118,22 @@ func scanAll(t testing.TB, db *dynamodb.Client, table string) map[string]map[str
 	return out
 }
 
+// scanIDs reads only the keys of a whole table, sorted.
+func scanIDs(t testing.TB, db *dynamodb.Client, table string) []string {
+	t.Helper()
+	var ids []string
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), ProjectionExpression: aws.String(store.AttrMessageID)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		require.NoError(t, err)
+		for _, item := range page.Items {
+			ids = append(ids, item[store.AttrMessageID].(*types.AttributeValueMemberS).Value)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 func storedIDs(items map[string]map[string]types.AttributeValue) []string {
 	ids := make([]string, 0, len(items))
 	for id := range items {
