@@ -15,6 +15,10 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: env.Log}
+	push, err := env.LambdaPusher() // nil when REALTIME=false
+	if err != nil {
+		env.Fatal("start", err)
+	}
+	h := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: env.Log, Realtime: push}
 	lambda.Start(h.Handle)
 }

@@ -16,6 +16,10 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &identify.Handler{Identities: env.Identities(), Log: env.Log}
+	push, err := env.LambdaPusher() // nil when REALTIME=false
+	if err != nil {
+		env.Fatal("start", err)
+	}
+	h := &identify.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push}
 	lambda.Start(h.Handle)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/logging"
 	"github.com/attribution-dev/attribution/internal/people"
+	"github.com/attribution-dev/attribution/internal/realtime"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
@@ -98,4 +99,38 @@ func (e Env) Segment(outboxPath string) (*segment.Client, error) {
 		return nil, fmt.Errorf("segment client: %w", err)
 	}
 	return c, nil
+}
+
+// PushStates is the per-user state of real-time attribution, kept in the identities table.
+func (e Env) PushStates() *store.PushStates {
+	return store.NewPushStates(e.DB, e.Config.IdentitiesTable)
+}
+
+// Pusher is real-time attribution sending through sender, or nil when REALTIME is false.
+func (e Env) Pusher(sender *segment.Client) *realtime.Pusher {
+	if !e.Config.Realtime {
+		return nil
+	}
+	return &realtime.Pusher{People: e.People(), Links: e.Identities(), Sender: sender, State: e.PushStates(), Log: e.Log}
+}
+
+// RealtimeVariables are what a deployed stream consumer needs, besides its own tables,
+// to push attribution: the tables a person is resolved from and a write key (Lambda's
+// disk is read-only, so there is no dry-run outbox).
+var RealtimeVariables = []string{"IDENTITIES_TABLE", "TOUCHES_TABLE", "SEGMENT_WRITE_KEY"}
+
+// LambdaPusher is Pusher for a deployed stream consumer: nil, and nothing required,
+// when REALTIME is false; otherwise RealtimeVariables must be set.
+func (e Env) LambdaPusher() (*realtime.Pusher, error) {
+	if !e.Config.Realtime {
+		return nil, nil
+	}
+	if err := config.RequireInLambda(os.LookupEnv, RealtimeVariables...); err != nil {
+		return nil, fmt.Errorf("REALTIME is on: %w", err)
+	}
+	sender, err := e.Segment("")
+	if err != nil {
+		return nil, err
+	}
+	return e.Pusher(sender), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/realtime"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -39,34 +40,72 @@ type Handler struct {
 	// Its error fails the record, so the stream redelivers it; storing the touch again is
 	// a no-op.
 	OnTouch func(ctx context.Context, t attribution.Touch) error
+	// Realtime, when set (REALTIME), pushes the attribution of every user a batch's new
+	// touches affect, once per user after the whole batch is stored: a burst of touches
+	// sends the final state once. A user whose push fails fails the batch from the first
+	// record that touched them on (stream.ProcessBatchThen); redelivery stores those
+	// touches again, a no-op, and pushes again.
+	Realtime *realtime.Pusher
 }
 
 // Handle processes a batch of stream records, reporting partial batch failures.
 func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	return stream.ProcessBatch(ctx, h.Log, batch, h.record), nil
+	if h.Realtime == nil {
+		return stream.ProcessBatch(ctx, h.Log, batch, func(ctx context.Context, rec events.DynamoDBEventRecord) error {
+			_, err := h.record(ctx, rec)
+			return err
+		}), nil
+	}
+	fresh := map[string][]attribution.Touch{} // userId → touches stored by this batch
+	linked := map[string][]string{}           // anonymousId → linked users, read once per batch
+	keyed := func(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
+		touch, err := h.record(ctx, rec)
+		if err != nil || touch == nil {
+			return nil, err
+		}
+		users, ok := linked[touch.AnonymousID]
+		if !ok {
+			if users, err = h.Realtime.Linked(ctx, touch.AnonymousID); err != nil {
+				return nil, fmt.Errorf("detect touch of %s: %w", touch.MessageID, err)
+			}
+			linked[touch.AnonymousID] = users
+		}
+		users = realtime.WithUser(touch.UserID, users)
+		for _, u := range users {
+			fresh[u] = append(fresh[u], *touch)
+		}
+		return users, nil
+	}
+	followUp := func(ctx context.Context, users []string) map[string]error {
+		return h.Realtime.Failures(ctx, users, fresh)
+	}
+	return stream.ProcessBatchThen(ctx, h.Log, batch, keyed, followUp), nil
 }
 
-func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) error {
+// record stores the touch rec's page event starts, if any, and returns it.
+func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) (*attribution.Touch, error) {
 	if rec.EventName != "INSERT" {
-		return nil
+		return nil, nil
 	}
 	ev, err := stream.EventFromRecord(rec)
 	if err != nil {
 		// Retrying cannot fix a record we cannot read: log it and move on.
 		h.Log.WarnContext(ctx, "skip unreadable stream record", "event_id", rec.EventID, "err", err)
-		return nil
+		return nil, nil
 	}
 	if ev.Type != event.TypePage {
-		return nil
+		return nil, nil
 	}
 	touch, err := h.Touch(ctx, ev)
 	if err != nil || touch == nil {
-		return err
+		return nil, err
 	}
 	if h.OnTouch != nil {
-		return h.OnTouch(ctx, *touch)
+		if err := h.OnTouch(ctx, *touch); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	return touch, nil
 }
 
 // Touch stores the touch a page event starts, if it starts one, and returns it (nil

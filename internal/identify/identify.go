@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/realtime"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
 )
@@ -40,6 +41,11 @@ var _ Store = (*store.Identities)(nil)
 type Handler struct {
 	Identities Store
 	Log        *slog.Logger
+	// Realtime, when set (REALTIME), pushes the attribution of every user a batch linked
+	// an id to, once per user after the whole batch is stored: a newly linked device can
+	// bring earlier touches. A user whose push fails fails the batch from the first
+	// record naming them on (stream.ProcessBatchThen); redelivered links are no-ops.
+	Realtime *realtime.Pusher
 }
 
 // ErrUnusable marks an event that can never produce a link; its record is skipped.
@@ -47,24 +53,41 @@ var ErrUnusable = errors.New("event cannot be linked")
 
 // Handle is the Lambda handler; failures are reported per record.
 func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	return stream.ProcessBatch(ctx, h.Log, batch, h.record), nil
+	if h.Realtime == nil {
+		return stream.ProcessBatch(ctx, h.Log, batch, func(ctx context.Context, rec events.DynamoDBEventRecord) error {
+			_, err := h.record(ctx, rec)
+			return err
+		}), nil
+	}
+	// Every linked user is pushed, whether or not the linked id has touches: the pusher
+	// sends nothing for a user without touches or with unchanged traits.
+	return stream.ProcessBatchThen(ctx, h.Log, batch, h.record, func(ctx context.Context, users []string) map[string]error {
+		return h.Realtime.Failures(ctx, users, nil)
+	}), nil
 }
 
-func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) error {
+// record applies rec's event and returns the user it linked an id to, if any.
+func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
 	if rec.EventName == "REMOVE" {
-		return nil
+		return nil, nil
 	}
 	ev, err := stream.EventFromRecord(rec)
 	if err != nil {
 		h.Log.WarnContext(ctx, "skip unreadable stream record", "event_id", rec.EventID, "err", err)
-		return nil
+		return nil, nil
 	}
 	err = h.Apply(ctx, ev)
 	if errors.Is(err, ErrUnusable) || errors.Is(err, store.ErrInvalidLink) {
 		h.Log.WarnContext(ctx, "skip event", "event_id", rec.EventID, "message_id", ev.MessageID, "type", ev.Type, "reason", err.Error())
-		return nil
+		return nil, nil
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	if ev.Type == event.TypeIdentify || ev.Type == event.TypeAlias {
+		return []string{ev.UserID}, nil
+	}
+	return nil, nil
 }
 
 // Apply records the links ev establishes. Events of other types are ignored. It is

@@ -1,6 +1,7 @@
 // Package query is the debugging API: GET /api/user/{id} and GET /api/anonymous/{id}
-// answer a person's identities, touches, first and last touch and recent events
-// (paginated); GET /api/user/{id}/attribution answers credits under a model.
+// answer a person's identities, touches, first and last touch, credits under every
+// attribution model and recent events (paginated); GET /api/user/{id}/attribution
+// answers credits under one model, with options.
 package query
 
 import (
@@ -64,7 +65,9 @@ type UserResponse struct {
 	Identities   []store.Link        `json:"identities"`
 	Touches      []attribution.Touch `json:"touches"`
 	attribution.Summary
-	Events []Event `json:"events"`
+	// Attribution is the credits under every model (attribution.Models), default options.
+	Attribution Credits `json:"attribution"`
+	Events      []Event `json:"events"`
 	// Cursor fetches the next page of events; null on the last page.
 	Cursor *string `json:"cursor"`
 }
@@ -76,8 +79,26 @@ type AnonymousResponse struct {
 	Identities  []store.Link        `json:"identities"`
 	Touches     []attribution.Touch `json:"touches"`
 	attribution.Summary
-	Events []Event `json:"events"`
-	Cursor *string `json:"cursor"`
+	Attribution Credits `json:"attribution"`
+	Events      []Event `json:"events"`
+	Cursor      *string `json:"cursor"`
+}
+
+// Credits are a person's credits per model: {"first": [...], ..., "time_decay": [...]},
+// each list summing to 1 when the person has touches and empty when not.
+type Credits map[attribution.Model][]attribution.Credit
+
+// allCredits computes Credits under every model with default options.
+func allCredits(touches []attribution.Touch) (Credits, error) {
+	out := make(Credits, len(attribution.Models()))
+	for _, m := range attribution.Models() {
+		c, err := attribution.Credits(m, touches, attribution.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("credits under %s: %w", m, err)
+		}
+		out[m] = c
+	}
+	return out, nil
 }
 
 // AttributionResponse answers GET /api/user/{id}/attribution.
@@ -124,7 +145,12 @@ func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) 
 	if !u.Known() && len(page.events) == 0 && page.first {
 		return httpapi.Error(http.StatusNotFound, "unknown user id"), nil
 	}
+	credits, err := allCredits(u.Touches)
+	if err != nil {
+		return httpapi.Internal(ctx, h.Log, req, "could not compute credits", err), nil
+	}
 	return httpapi.JSON(http.StatusOK, UserResponse{
+		Attribution:  credits,
 		UserID:       id,
 		AnonymousIDs: u.AnonymousIDs,
 		Identities:   nonNil(u.Links),
@@ -156,7 +182,12 @@ func (h *Handler) Anonymous(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	if !a.Known() && len(page.events) == 0 && page.first {
 		return httpapi.Error(http.StatusNotFound, "unknown anonymous id"), nil
 	}
+	credits, err := allCredits(a.Touches)
+	if err != nil {
+		return httpapi.Internal(ctx, h.Log, req, "could not compute credits", err), nil
+	}
 	return httpapi.JSON(http.StatusOK, AnonymousResponse{
+		Attribution: credits,
 		AnonymousID: id,
 		UserIDs:     a.UserIDs,
 		Identities:  nonNil(a.Links),

@@ -70,14 +70,15 @@ func newEnv(t *testing.T, apiKey string) *env {
 }
 
 type response struct {
-	UserID             string              `json:"userId"`
-	AnonymousID        string              `json:"anonymousId"`
-	AnonymousIDs       []string            `json:"anonymousIds"`
-	UserIDs            []string            `json:"userIds"`
-	Touches            []attribution.Touch `json:"touches"`
-	FirstTouch         *attribution.Touch  `json:"firstTouch"`
-	LastTouch          *attribution.Touch  `json:"lastTouch"`
-	LastNonDirectTouch *attribution.Touch  `json:"lastNonDirectTouch"`
+	UserID             string                          `json:"userId"`
+	AnonymousID        string                          `json:"anonymousId"`
+	AnonymousIDs       []string                        `json:"anonymousIds"`
+	UserIDs            []string                        `json:"userIds"`
+	Touches            []attribution.Touch             `json:"touches"`
+	FirstTouch         *attribution.Touch              `json:"firstTouch"`
+	LastTouch          *attribution.Touch              `json:"lastTouch"`
+	LastNonDirectTouch *attribution.Touch              `json:"lastNonDirectTouch"`
+	Attribution        map[string][]attribution.Credit `json:"attribution"`
 	Events             []struct {
 		MessageID string          `json:"messageId"`
 		Type      string          `json:"type"`

@@ -22,6 +22,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/identify"
 	"github.com/attribution-dev/attribution/internal/ingest"
 	"github.com/attribution-dev/attribution/internal/query"
+	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
 	"github.com/attribution-dev/attribution/internal/trigger"
@@ -35,6 +36,11 @@ type Options struct {
 	DataDir string // where the outbox and stream failure log go (default .data)
 	// Stream tunes the emulated stream; tests shorten its backoff.
 	Stream stream.EmulatorOptions
+	// Segment is the client the triggers and real-time attribution send through. New
+	// builds it from Config (without a write key: a dry run to DataDir's outbox). When
+	// nil, Consumers wires no real-time push: the importer derives touches from history
+	// without sending every imported user to Segment (backfill does that on purpose).
+	Segment *segment.Client
 }
 
 // Stack is the running local system.
@@ -53,18 +59,20 @@ func New(o Options) (*Stack, error) {
 		o.Stream.FailureLog = filepath.Join(o.DataDir, "stream-failures.jsonl")
 	}
 	env := o.env()
+	if o.Segment == nil {
+		// Without SEGMENT_WRITE_KEY the triggers and pushes write to the outbox under DataDir.
+		var err error
+		if o.Segment, err = env.Segment(filepath.Join(o.DataDir, "segment-outbox.jsonl")); err != nil {
+			return nil, err
+		}
+	}
 	evs := env.Events()
 	em := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
 
 	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Secret: env.Config.SharedSecret, Log: o.Log}
 	resolver := env.People()
 	lookup := &query.Handler{People: resolver, Log: o.Log}
-	// Without SEGMENT_WRITE_KEY the triggers write to the outbox under DataDir.
-	sender, err := env.Segment(filepath.Join(o.DataDir, "segment-outbox.jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	triggers := &trigger.Handler{People: resolver, Sender: sender, Event: env.Config.SourceIdentifiedEvent, Log: o.Log}
+	triggers := &trigger.Handler{People: resolver, Sender: o.Segment, Event: env.Config.SourceIdentifiedEvent, Log: o.Log}
 
 	key := func(h httpapi.Handler) httpapi.Handler { return httpapi.RequireAPIKey(env.Config.APIKey, h) }
 	routes := []httpapi.Route{
@@ -87,10 +95,16 @@ func (o Options) env() app.Env { return app.Env{Config: o.Config, DB: o.DB, Log:
 
 // Consumers are the stream's event source mappings, with their filter patterns. The
 // importer runs the same list to derive touches and identities from what it imports.
+// Real-time attribution is wired when Config.Realtime is on and o.Segment is set.
 func Consumers(o Options) []stream.Consumer {
 	env := o.env()
 	detector := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: o.Log}
 	identities := &identify.Handler{Identities: env.Identities(), Log: o.Log}
+	if o.Segment != nil {
+		// nil when REALTIME=false
+		detector.Realtime = env.Pusher(o.Segment)
+		identities.Realtime = detector.Realtime
+	}
 	return []stream.Consumer{
 		{Name: "detect", Accept: typeIs(event.TypePage), Handler: detector.Handle},
 		{Name: "identify", Accept: typeIs(event.TypeIdentify, event.TypeAlias), Handler: identities.Handle},

@@ -140,6 +140,8 @@ func validLink(l Link) error {
 		return fmt.Errorf("%w: userId and anonymousId are required", ErrInvalidLink)
 	case len(l.UserID) > 1024 || len(l.AnonymousID) > 1024:
 		return fmt.Errorf("%w: id longer than 1024 bytes", ErrInvalidLink)
+	case Reserved(l.AnonymousID):
+		return fmt.Errorf("%w: anonymousId starts with the reserved %q", ErrInvalidLink, ReservedPrefix)
 	case l.MessageID == "" || l.FirstSeen.IsZero():
 		return fmt.Errorf("%w: messageId and time are required", ErrInvalidLink)
 	}
@@ -152,9 +154,13 @@ func conditionFailed(err error) bool {
 }
 
 // ByUser returns the links of userID (its anonymous ids), ordered by anonymousId.
+// Items under a reserved sort key (see Reserved) are not links and are left out. The
+// read is strongly consistent, so a link written just before (the identify consumer's
+// own write, then its real-time push) is always seen.
 func (s *Identities) ByUser(ctx context.Context, userID string) ([]Link, error) {
 	return s.query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
+		ConsistentRead:            aws.Bool(true),
 		KeyConditionExpression:    aws.String("#u = :u"),
 		ExpressionAttributeNames:  map[string]string{"#u": AttrUserID},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: userID}},
@@ -162,8 +168,11 @@ func (s *Identities) ByUser(ctx context.Context, userID string) ([]Link, error) 
 }
 
 // ByAnonymous returns the links of anonymousID (the users it identified as), ordered
-// by userId.
+// by userId. A reserved id (see Reserved) has no links.
 func (s *Identities) ByAnonymous(ctx context.Context, anonymousID string) ([]Link, error) {
+	if Reserved(anonymousID) {
+		return nil, nil
+	}
 	return s.query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		IndexName:                 aws.String(IndexByAnonymousID),
@@ -182,6 +191,9 @@ func (s *Identities) query(ctx context.Context, in *dynamodb.QueryInput) ([]Link
 			return nil, fmt.Errorf("query identities: %w", err)
 		}
 		for _, item := range page.Items {
+			if Reserved(stringAttr(item, AttrAnonymousID)) {
+				continue // per-user state kept beside the links, not a link
+			}
 			l, err := LinkFromItem(item)
 			if err != nil {
 				return nil, err

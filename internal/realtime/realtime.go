@@ -1,0 +1,342 @@
+// Package realtime pushes a user's attribution to Segment as it changes (REALTIME): the
+// stream consumers store a batch's touches and identity links, then hand the affected
+// userIds to Pusher.Push, which recomputes each user's identify message exactly as the
+// trigger route builds it (trigger.Identify) and sends it when it differs from the last
+// one Segment acknowledged.
+//
+// "Differs" is decided by messageId: attribution.IdentifyMessageID hashes the userId and
+// the traits, so equal ids mean equal traits. The last acknowledged id is kept per user
+// in store.PushStates (an item in the identities table under a reserved sort key),
+// written only after Segment acknowledged the send, with a conditional write that never
+// moves it backwards. A redelivered record thus finds the state equal and sends nothing;
+// were it to send, Segment would drop the repeated messageId anyway.
+//
+// Known limit: two pushes for one user running at once (two shards of the stream, or the
+// detect and identify consumers) may reach Segment in either order, so the older traits
+// can arrive last; the state never regresses, and the message's timestamp (the last
+// touch's time) tells timestamp-aware destinations which is newer. The next change sends
+// the newest traits again.
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/people"
+	"github.com/attribution-dev/attribution/internal/segment"
+	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/trigger"
+)
+
+// People finds a user's touches over every linked id, oldest first (people.Resolver does).
+type People interface {
+	UserTouches(ctx context.Context, userID string) ([]attribution.Touch, error)
+}
+
+// Links finds the users an anonymous id identified as (store.Identities does).
+type Links interface {
+	ByAnonymous(ctx context.Context, anonymousID string) ([]store.Link, error)
+}
+
+// States keeps the last identify Segment acknowledged per user (store.PushStates does).
+type States interface {
+	Get(ctx context.Context, userID string) (store.PushState, error)
+	Put(ctx context.Context, st store.PushState) (bool, error)
+}
+
+// Sender delivers messages synchronously, reporting per message (segment.Client does).
+type Sender = trigger.Sender
+
+var (
+	_ People = (*people.Resolver)(nil)
+	_ Links  = (*store.Identities)(nil)
+	_ States = (*store.PushStates)(nil)
+	_ Sender = (*segment.Client)(nil)
+)
+
+// DefaultConcurrency bounds the users resolved at once in one Push.
+const DefaultConcurrency = 8
+
+// Pusher recomputes users' attribution and sends it to Segment when it changed.
+type Pusher struct {
+	People People
+	Links  Links
+	Sender Sender
+	State  States
+	Log    *slog.Logger
+	// Suppressed, when set, is asked before anything is sent for a user; true means the
+	// user asked to be forgotten (erasure) and nothing is sent.
+	Suppressed func(ctx context.Context, userID string) (bool, error)
+	// Now stamps the state's sentAt (time.Now when nil).
+	Now func() time.Time
+	// Concurrency bounds the users resolved at once (DefaultConcurrency when 0).
+	Concurrency int
+}
+
+// Outcome is what a push did for one user.
+type Outcome string
+
+// Outcomes of a push.
+const (
+	Sent       Outcome = "sent"       // a changed identify was acknowledged by Segment
+	Unchanged  Outcome = "unchanged"  // the traits equal the last ones sent
+	NoTouches  Outcome = "no_touches" // nothing to attribute yet
+	Suppressed Outcome = "suppressed" // the Suppressed hook said no
+	Failed     Outcome = "failed"     // see Result.Err; pushing again is safe
+)
+
+// Result is what happened for one user.
+type Result struct {
+	UserID  string
+	Outcome Outcome
+	// MessageID is the identify's messageId, when one was built.
+	MessageID string
+	// DryRun is true when the client wrote the message to its outbox instead of sending.
+	DryRun bool
+	Err    error
+}
+
+// Affected lists the users a stored touch changes: the page event's userId, if any,
+// and every user its anonymous id is linked to.
+func (p *Pusher) Affected(ctx context.Context, t attribution.Touch) ([]string, error) {
+	linked, err := p.Linked(ctx, t.AnonymousID)
+	if err != nil {
+		return nil, fmt.Errorf("users of touch %s: %w", t.MessageID, err)
+	}
+	return WithUser(t.UserID, linked), nil
+}
+
+// Linked lists the users anonymousID is linked to (none for "").
+func (p *Pusher) Linked(ctx context.Context, anonymousID string) ([]string, error) {
+	if anonymousID == "" {
+		return nil, nil
+	}
+	links, err := p.Links.ByAnonymous(ctx, anonymousID)
+	if err != nil {
+		return nil, fmt.Errorf("users linked to %s: %w", anonymousID, err)
+	}
+	users := make([]string, 0, len(links))
+	for _, l := range links {
+		users = append(users, l.UserID)
+	}
+	return users, nil
+}
+
+// WithUser is userID (when not empty) followed by the other users.
+func WithUser(userID string, users []string) []string {
+	if userID == "" {
+		return users
+	}
+	out := []string{userID}
+	for _, u := range users {
+		if u != userID {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// PushUsers is Push without fresh touches, failing with every user's error joined.
+func (p *Pusher) PushUsers(ctx context.Context, userIDs []string) error {
+	var errs []error
+	for _, r := range p.Push(ctx, userIDs, nil) {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Failures is Push reduced to the users it failed for, the shape a stream consumer's
+// follow-up reports (stream.FollowUpFunc).
+func (p *Pusher) Failures(ctx context.Context, userIDs []string, fresh map[string][]attribution.Touch) map[string]error {
+	failed := map[string]error{}
+	for _, r := range p.Push(ctx, userIDs, fresh) {
+		if r.Err != nil {
+			failed[r.UserID] = r.Err
+		}
+	}
+	return failed
+}
+
+// Push recomputes each user's identify message and sends the ones that changed, all in
+// one Send (the client packs them into as few requests as the limits allow), then
+// records what Segment acknowledged. It returns one Result per distinct user, in order.
+//
+// fresh holds touches the caller has just stored, per user: the resolver's reads are
+// eventually consistent (and the touches-by-user index always is), so they are merged
+// in, by messageId, rather than trusted to be read back.
+func (p *Pusher) Push(ctx context.Context, userIDs []string, fresh map[string][]attribution.Touch) []Result {
+	users := distinct(userIDs)
+	results := make([]Result, len(users))
+	type pending struct {
+		msg     segment.Message
+		touches int
+	}
+	pend := make([]*pending, len(users))
+
+	p.each(len(users), func(i int) {
+		u := users[i]
+		results[i] = Result{UserID: u}
+		msg, n, outcome, err := p.prepare(ctx, u, fresh[u])
+		results[i].Outcome, results[i].MessageID, results[i].Err = outcome, msg.MessageID, err
+		if outcome == Sent { // to be sent
+			pend[i] = &pending{msg: msg, touches: n}
+		}
+	})
+
+	var msgs []segment.Message
+	var idx []int
+	for i, pd := range pend {
+		if pd != nil {
+			msgs = append(msgs, pd.msg)
+			idx = append(idx, i)
+		}
+	}
+	if len(msgs) > 0 {
+		sent := p.Sender.Send(ctx, msgs)
+		p.each(len(idx), func(j int) {
+			i, r, pd := idx[j], sent[j], pend[idx[j]]
+			results[i].DryRun = r.DryRun
+			if !r.Sent {
+				results[i].Outcome = Failed
+				results[i].Err = fmt.Errorf("push attribution of %s: send identify %s: %w", users[i], pd.msg.MessageID, cmpErr(r.Err))
+				return
+			}
+			wrote, err := p.State.Put(ctx, store.PushState{
+				UserID: users[i], MessageID: pd.msg.MessageID, LastTouch: pd.msg.Timestamp, Touches: pd.touches, SentAt: p.now(),
+			})
+			if err != nil {
+				// Segment has it, but without the state the next push cannot tell: fail so
+				// the stream redelivers; resending the same messageId is deduplicated.
+				results[i].Outcome = Failed
+				results[i].Err = fmt.Errorf("push attribution of %s: %w", users[i], err)
+				return
+			}
+			if !wrote {
+				p.Log.DebugContext(ctx, "newer push state already stored", "user_id", users[i], "message_id", pd.msg.MessageID)
+			}
+		})
+	}
+	p.logSummary(ctx, results)
+	return results
+}
+
+// prepare builds u's identify and decides whether it needs sending (outcome Sent).
+func (p *Pusher) prepare(ctx context.Context, u string, fresh []attribution.Touch) (segment.Message, int, Outcome, error) {
+	touches, err := p.People.UserTouches(ctx, u)
+	if err != nil {
+		return segment.Message{}, 0, Failed, fmt.Errorf("push attribution of %s: %w", u, err)
+	}
+	touches = merge(touches, fresh)
+	msg, ok := trigger.Identify(u, touches)
+	if !ok {
+		return msg, 0, NoTouches, nil
+	}
+	st, err := p.State.Get(ctx, u)
+	switch {
+	case errors.Is(err, store.ErrNoPushState):
+	case err != nil:
+		return msg, 0, Failed, fmt.Errorf("push attribution of %s: %w", u, err)
+	case st.MessageID == msg.MessageID:
+		return msg, len(touches), Unchanged, nil
+	}
+	if p.Suppressed != nil {
+		suppressed, err := p.Suppressed(ctx, u)
+		if err != nil {
+			return msg, 0, Failed, fmt.Errorf("push attribution of %s: check suppression: %w", u, err)
+		}
+		if suppressed {
+			return msg, 0, Suppressed, nil
+		}
+	}
+	return msg, len(touches), Sent, nil
+}
+
+// logSummary logs counts at info and ids at debug: never traits, which are personal data.
+func (p *Pusher) logSummary(ctx context.Context, results []Result) {
+	counts := map[Outcome]int{}
+	dry := false
+	for _, r := range results {
+		counts[r.Outcome]++
+		dry = dry || r.DryRun
+		if r.Outcome == Sent {
+			p.Log.DebugContext(ctx, "attribution pushed", "user_id", r.UserID, "message_id", r.MessageID, "dry_run", r.DryRun)
+		}
+	}
+	args := []any{"users", len(results), "sent", counts[Sent], "unchanged", counts[Unchanged],
+		"no_touches", counts[NoTouches], "suppressed", counts[Suppressed], "failed", counts[Failed], "dry_run", dry}
+	if counts[Failed] > 0 {
+		p.Log.WarnContext(ctx, "realtime push incomplete", args...)
+		return
+	}
+	p.Log.InfoContext(ctx, "realtime push", args...)
+}
+
+func (p *Pusher) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// each runs fn(0..n-1) with at most Concurrency calls at once.
+func (p *Pusher) each(n int, fn func(i int)) {
+	workers := p.Concurrency
+	if workers <= 0 {
+		workers = DefaultConcurrency
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
+
+func distinct(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// merge adds the fresh touches the stored ones lack, by messageId.
+func merge(stored, fresh []attribution.Touch) []attribution.Touch {
+	if len(fresh) == 0 {
+		return stored
+	}
+	seen := make(map[string]bool, len(stored))
+	for _, t := range stored {
+		seen[t.MessageID] = true
+	}
+	out := stored
+	for _, t := range fresh {
+		if !seen[t.MessageID] {
+			seen[t.MessageID] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func cmpErr(err error) error {
+	if err == nil {
+		return errors.New("not acknowledged")
+	}
+	return err
+}
