@@ -50,7 +50,8 @@ func runImport(ctx context.Context, args []string) error {
 		return err
 	}
 	// Historic events must not push "changed attribution" to Segment one touch at a time:
-	// the import derives; `attribution backfill` sends.
+	// the import derives; `attribution backfill` sends. (server.Consumers without a
+	// Segment client wires no push either; this keeps it so if that ever changes.)
 	cfg.Realtime = false
 
 	var sources []importer.Source
