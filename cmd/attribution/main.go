@@ -20,6 +20,7 @@ func commands() []command {
 		{"serve", "run every route and stream consumer locally on http://127.0.0.1:3000", runServe},
 		{"tables", "create the tables (idempotent) on the configured DynamoDB endpoint", runTables},
 		{"detect", "describe visits: JSON Lines {\"url\",\"referrer\"} on stdin, descriptions on stdout", runDetect},
+		{"import", "import Segment archives (JSON Lines, gzip or not; - is stdin) as POST /events stores them", runImport},
 		{"backfill", "send identify traits (and with -track, Source Identified events) for many users", runBackfill},
 		{"forget", "erase a person (--user ID or --anonymous ID) and suppress their later events", runForget},
 	}
