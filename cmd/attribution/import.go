@@ -75,7 +75,9 @@ func runImport(ctx context.Context, args []string) error {
 	evs := store.NewEvents(db, cfg.EventsTable)
 	evs.Retention = cfg.EventRetention()
 
-	opts := importer.Options{Events: evs, Rejects: rejects, Workers: *workers, Log: log}
+	// Erased people stay erased: their events in an archive are counted, never stored.
+	opts := importer.Options{Events: evs, Rejects: rejects, Workers: *workers, Log: log,
+		Suppressed: store.NewTombstones(db, cfg.IdentitiesTable).EventsErased}
 	if !*noDerive {
 		// The same consumers `serve` runs, behind the same emulated stream: one
 		// implementation of detection and identity linking.

@@ -47,8 +47,10 @@ type Publisher interface {
 	Idle(ctx context.Context) error
 }
 
-// SuppressFunc says whether an event belongs to an erased person and must not be stored.
-type SuppressFunc func(ctx context.Context, ev event.Event) (bool, error)
+// SuppressFunc says, per event, whether it belongs to an erased person and must not be
+// stored. It is asked once per chunk, so one lookup serves many events
+// (store.Tombstones.EventsErased is one).
+type SuppressFunc func(ctx context.Context, evs []event.Event) ([]bool, error)
 
 // Options configure an import. Zero values are sensible defaults, except Events.
 type Options struct {
@@ -369,22 +371,19 @@ func (r *run) store(c *chunk) error {
 	ctx := r.ctx
 	var candidates []int
 	var dups, suppressed int64
+	erased, err := r.suppressed(ctx, c)
+	if err != nil {
+		return err
+	}
 	for i, rec := range c.recs {
-		if rec.dup {
+		switch {
+		case rec.dup:
 			dups++
-			continue
+		case erased[i]:
+			suppressed++
+		default:
+			candidates = append(candidates, i)
 		}
-		if r.o.Suppressed != nil {
-			s, err := r.o.Suppressed(ctx, rec.ev)
-			if err != nil {
-				return fmt.Errorf("check suppression of event %s: %w", rec.ev.MessageID, err)
-			}
-			if s {
-				suppressed++
-				continue
-			}
-		}
-		candidates = append(candidates, i)
 	}
 	ids := make([]string, len(candidates))
 	for k, i := range candidates {
@@ -414,6 +413,25 @@ func (r *run) store(c *chunk) error {
 	r.counts.dups.Add(dups)
 	r.counts.suppressed.Add(suppressed)
 	return nil
+}
+
+// suppressed asks the erasure check about every event of the chunk at once.
+func (r *run) suppressed(ctx context.Context, c *chunk) ([]bool, error) {
+	if r.o.Suppressed == nil {
+		return make([]bool, len(c.recs)), nil
+	}
+	evs := make([]event.Event, len(c.recs))
+	for i, rec := range c.recs {
+		evs[i] = rec.ev
+	}
+	erased, err := r.o.Suppressed(ctx, evs)
+	if err != nil {
+		return nil, fmt.Errorf("check suppression of %d events: %w", len(evs), err)
+	}
+	if len(erased) != len(evs) {
+		return nil, fmt.Errorf("check suppression: %d answers for %d events", len(erased), len(evs))
+	}
+	return erased, nil
 }
 
 // sequence publishes stored chunks in file order, so that a visitor's events reach the

@@ -254,8 +254,12 @@ func TestImportSuppressed(t *testing.T) {
 	sum, err := importer.Run(context.Background(), importer.Options{
 		Events: store.NewEvents(db, tables.Events),
 		Derive: em,
-		Suppressed: func(ctx context.Context, ev event.Event) (bool, error) {
-			return ev.AnonymousID == erased, nil
+		Suppressed: func(ctx context.Context, evs []event.Event) ([]bool, error) {
+			out := make([]bool, len(evs))
+			for i, ev := range evs {
+				out[i] = ev.AnonymousID == erased
+			}
+			return out, nil
 		},
 	}, []importer.Source{importer.Bytes("a.jsonl", a.data)})
 	require.NoError(t, err)
