@@ -1,0 +1,442 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/attribution-dev/attribution/internal/dbtest"
+	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
+)
+
+const apiKey = "test-api-key"
+
+// The visitor every scenario follows: a page view from a Google search with a
+// campaign, then an identify linking the visitor to a user.
+const (
+	anonymousID = "anon-rie-1"
+	userID      = "user-rie-1"
+	pageID      = "msg-rie-page-1"
+	identifyID  = "msg-rie-identify-1"
+)
+
+// scenario invokes one Lambda the way AWS would and checks what it did.
+type scenario func(t *testing.T, env *runtimeEnv, fn *emulated)
+
+// scenarios run in this order (later ones read what earlier ones stored), each only
+// when its Lambda exists. A Lambda without a scenario fails the test.
+var scenarios = []struct {
+	name string
+	run  scenario
+}{
+	{"events", scenarioEvents},
+	{"detect", scenarioDetect},
+	{"identify", scenarioIdentify},
+	{"query", scenarioQuery},
+	{"trigger", scenarioTrigger},
+}
+
+type runtimeEnv struct {
+	db      *dynamodb.Client
+	tables  store.Tables
+	ran     map[string]bool
+	segment *fakeSegment
+}
+
+// testRuntime runs every Lambda's bootstrap, extracted from its zip, under aws-lambda-rie
+// with dynalite and a fake Segment on 127.0.0.1, and records init durations.
+func testRuntime(t *testing.T, root, bin string, names []string) {
+	rie := rieBinary(t, root)
+	db, tables := dbtest.New(t)
+	seg := newFakeSegment(t)
+	env := &runtimeEnv{db: db, tables: tables, ran: map[string]bool{}, segment: seg}
+
+	fnEnv := []string{
+		"PATH=/usr/bin:/bin",
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",
+		"DYNAMODB_ENDPOINT=" + dbtest.Endpoint(t),
+		"STAGE=test",
+		"EVENTS_TABLE=" + tables.Events,
+		"IDENTITIES_TABLE=" + tables.Identities,
+		"TOUCHES_TABLE=" + tables.Touches,
+		"API_KEY=" + apiKey,
+		"SEGMENT_WRITE_KEY=test-write-key",
+		"SEGMENT_ENDPOINT=" + seg.URL,
+		"REALTIME=false",
+		"LOG_LEVEL=info",
+	}
+
+	// Start every emulator first: each inits its function lazily on the first invoke.
+	fns := map[string]*emulated{}
+	for _, name := range names {
+		dir := t.TempDir()
+		unzipBootstrap(t, filepath.Join(bin, name+".zip"), dir)
+		fns[name] = startRIE(t, rie, dir, append(fnEnv, "AWS_LAMBDA_FUNCTION_NAME=attribution-test-"+name))
+	}
+	known := map[string]bool{}
+	for _, s := range scenarios {
+		known[s.name] = true
+		fn, ok := fns[s.name]
+		if !ok {
+			continue
+		}
+		t.Run(s.name, func(t *testing.T) {
+			s.run(t, env, fn)
+			if init, ok := fn.initDuration(t); ok {
+				t.Logf("report: lambda=%s arch=%s init_ms=%.2f", s.name, runtime.GOARCH, init)
+			}
+		})
+		env.ran[s.name] = true
+	}
+	for _, name := range names {
+		assert.True(t, known[name], "cmd/%s has no runtime scenario in runtime_test.go", name)
+	}
+}
+
+func scenarioEvents(t *testing.T, env *runtimeEnv, fn *emulated) {
+	body := fmt.Sprintf(`[
+	 {"type": "page", "messageId": %q, "anonymousId": %q, "timestamp": "2026-03-01T10:00:00Z",
+	  "properties": {"url": "https://shop.example/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring", "referrer": "https://www.google.com/"},
+	  "context": {"page": {"url": "https://shop.example/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring", "referrer": "https://www.google.com/"}}},
+	 {"type": "identify", "messageId": %q, "anonymousId": %q, "userId": %q, "timestamp": "2026-03-01T10:05:00Z", "traits": {"plan": "pro"}}
+	]`, pageID, anonymousID, identifyID, anonymousID, userID)
+	resp := invokeHTTP(t, fn, "POST", "/events", "POST /events", nil, body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+	var out struct {
+		Stored int `json:"stored"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(resp.Body), &out))
+	assert.Equal(t, 2, out.Stored, resp.Body)
+	for _, id := range []string{pageID, identifyID} {
+		assert.NotNil(t, storedEvent(t, env, id), "event %s stored", id)
+	}
+}
+
+func scenarioDetect(t *testing.T, env *runtimeEnv, fn *emulated) {
+	resp := invokeStream(t, fn, env, pageID)
+	assert.Empty(t, resp.BatchItemFailures)
+	items := scan(t, env.db, env.tables.Touches)
+	require.Len(t, items, 1, "one touch for one landing page view")
+	assert.Equal(t, &types.AttributeValueMemberS{Value: store.VisitorID(anonymousID, "")}, items[0][store.AttrVisitorID])
+}
+
+func scenarioIdentify(t *testing.T, env *runtimeEnv, fn *emulated) {
+	resp := invokeStream(t, fn, env, identifyID)
+	assert.Empty(t, resp.BatchItemFailures)
+	links, err := store.NewIdentities(env.db, env.tables.Identities).ByUser(context.Background(), userID)
+	require.NoError(t, err)
+	require.Len(t, links, 1)
+	assert.Equal(t, anonymousID, links[0].AnonymousID)
+}
+
+func scenarioQuery(t *testing.T, env *runtimeEnv, fn *emulated) {
+	resp := invokeHTTP(t, fn, "GET", "/api/anonymous/"+anonymousID, "GET /api/anonymous/{id}", map[string]string{"id": anonymousID}, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+	var out struct {
+		AnonymousID string            `json:"anonymousId"`
+		Touches     []json.RawMessage `json:"touches"`
+		Events      []json.RawMessage `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(resp.Body), &out), resp.Body)
+	assert.Equal(t, anonymousID, out.AnonymousID)
+	if env.ran["events"] {
+		assert.NotEmpty(t, out.Events, resp.Body)
+	}
+	if env.ran["detect"] {
+		assert.Len(t, out.Touches, 1, resp.Body)
+	}
+
+	unauthorized := invokeHTTPWithKey(t, fn, "", "GET", "/api/anonymous/"+anonymousID, "GET /api/anonymous/{id}", map[string]string{"id": anonymousID}, "")
+	assert.Equal(t, http.StatusUnauthorized, unauthorized.StatusCode, unauthorized.Body)
+}
+
+func scenarioTrigger(t *testing.T, env *runtimeEnv, fn *emulated) {
+	resp := invokeHTTP(t, fn, "GET", "/segment/track/anonymous/"+anonymousID, "GET /segment/track/anonymous/{id}", map[string]string{"id": anonymousID}, "")
+	require.Less(t, resp.StatusCode, 500, resp.Body)
+	if env.ran["detect"] {
+		require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+		sent := env.segment.messages()
+		require.NotEmpty(t, sent, "a track per touch reached the fake Segment")
+		assert.Equal(t, "track", sent[0]["type"])
+		assert.Equal(t, anonymousID, sent[0]["anonymousId"])
+	}
+}
+
+// invokeHTTP sends an API Gateway HTTP API (payload 2.0) request with the API key.
+func invokeHTTP(t *testing.T, fn *emulated, method, path, route string, params map[string]string, body string) events.APIGatewayV2HTTPResponse {
+	return invokeHTTPWithKey(t, fn, apiKey, method, path, route, params, body)
+}
+
+func invokeHTTPWithKey(t *testing.T, fn *emulated, key, method, path, route string, params map[string]string, body string) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	headers := map[string]string{"content-type": "application/json", "user-agent": "Segment.io/1.0"}
+	if key != "" {
+		headers["x-api-key"] = key
+	}
+	req := events.APIGatewayV2HTTPRequest{
+		Version:        "2.0",
+		RouteKey:       route,
+		RawPath:        path,
+		Headers:        headers,
+		PathParameters: params,
+		Body:           body,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			AccountID:    "123456789012",
+			APIID:        "rie",
+			DomainName:   "rie.execute-api.us-east-1.amazonaws.com",
+			DomainPrefix: "rie",
+			RequestID:    "req-" + strconv.FormatInt(time.Now().UnixNano(), 10),
+			RouteKey:     route,
+			Stage:        "$default",
+			Time:         time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			TimeEpoch:    time.Now().UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method: method, Path: path, Protocol: "HTTP/1.1", SourceIP: "127.0.0.1", UserAgent: "Segment.io/1.0",
+			},
+		},
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	fn.invoke(t, req, &resp)
+	return resp
+}
+
+// invokeStream delivers the stored event messageID as the INSERT record the events
+// table's stream would, after the subscription's filter (serverless.yml) let it through.
+func invokeStream(t *testing.T, fn *emulated, env *runtimeEnv, messageID string) events.DynamoDBEventResponse {
+	t.Helper()
+	item := storedEvent(t, env, messageID)
+	require.NotNil(t, item, "event %s must be stored first (by the events scenario)", messageID)
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{{
+		AWSRegion:      "us-east-1",
+		EventID:        "rie-" + messageID,
+		EventName:      "INSERT",
+		EventSource:    "aws:dynamodb",
+		EventVersion:   "1.1",
+		EventSourceArn: "arn:aws:dynamodb:us-east-1:123456789012:table/" + env.tables.Events + "/stream/2026-03-01T00:00:00.000",
+		Change: events.DynamoDBStreamRecord{
+			ApproximateCreationDateTime: events.SecondsEpochTime{Time: time.Now()},
+			Keys:                        stream.FromSDK(map[string]types.AttributeValue{store.AttrMessageID: item[store.AttrMessageID]}),
+			NewImage:                    stream.FromSDK(item),
+			SequenceNumber:              strconv.FormatInt(time.Now().UnixNano(), 10),
+			SizeBytes:                   512,
+			StreamViewType:              "NEW_IMAGE",
+		},
+	}}}
+	var resp events.DynamoDBEventResponse
+	fn.invoke(t, ev, &resp)
+	return resp
+}
+
+func storedEvent(t *testing.T, env *runtimeEnv, messageID string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := env.db.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(env.tables.Events),
+		Key:       map[string]types.AttributeValue{store.AttrMessageID: &types.AttributeValueMemberS{Value: messageID}},
+	})
+	require.NoError(t, err)
+	return out.Item
+}
+
+func scan(t *testing.T, db *dynamodb.Client, table string) []map[string]types.AttributeValue {
+	t.Helper()
+	out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(table)})
+	require.NoError(t, err)
+	return out.Items
+}
+
+// emulated is one function running under aws-lambda-rie.
+type emulated struct {
+	url string
+	log *syncBuffer
+}
+
+// rieBinary is the emulator pinned in go.mod as a tool (`go tool -n` builds and caches it).
+func rieBinary(t *testing.T, root string) string {
+	t.Helper()
+	cmd := exec.Command("go", "tool", "-n", "aws-lambda-rie")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	require.NoError(t, err, "go tool -n aws-lambda-rie")
+	return strings.TrimSpace(string(out))
+}
+
+func startRIE(t *testing.T, rie, dir string, env []string) *emulated {
+	t.Helper()
+	addr, runtimeAPI := freeAddr(t), freeAddr(t)
+	log := &syncBuffer{}
+	cmd := exec.Command(rie,
+		"--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", runtimeAPI,
+		"--log-level", "info",
+		filepath.Join(dir, "bootstrap"))
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("aws-lambda-rie %s output:\n%s", filepath.Base(dir), log.String())
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("aws-lambda-rie exited:\n%s", log.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("aws-lambda-rie did not listen on %s:\n%s", addr, log.String())
+		}
+	}
+	return &emulated{url: "http://" + addr + "/2015-03-31/functions/function/invocations", log: log}
+}
+
+// invoke posts payload and decodes the function's result into out. A function error
+// (the emulator answers {"errorMessage", "errorType"}) fails the test.
+func (e *emulated) invoke(t *testing.T, payload, out any) {
+	t.Helper()
+	body, err := json.Marshal(payload)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err, e.log.String())
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s\n%s", data, e.log.String())
+	var fnErr struct {
+		ErrorMessage string `json:"errorMessage"`
+		ErrorType    string `json:"errorType"`
+	}
+	if json.Unmarshal(data, &fnErr) == nil && fnErr.ErrorType != "" {
+		t.Fatalf("function error %s: %s\n%s", fnErr.ErrorType, fnErr.ErrorMessage, e.log.String())
+	}
+	require.NoError(t, json.Unmarshal(data, out), string(data))
+}
+
+// The emulator's REPORT line says "Init Duration" but measures nothing there (its init
+// is asynchronous; the value is a fraction of a millisecond); rapid's own
+// "INIT REPORT(durationMs: N)" is the time from starting bootstrap to its first call
+// for work, which is what Lambda bills as Init Duration.
+var (
+	initReportRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+	reportRE     = regexp.MustCompile(`REPORT RequestId: .*Init Duration: ([0-9.]+) ms`)
+)
+
+// initDuration is the cold start of the function, in milliseconds.
+func (e *emulated) initDuration(t *testing.T) (float64, bool) {
+	m := initReportRE.FindStringSubmatch(e.log.String())
+	if m == nil {
+		m = reportRE.FindStringSubmatch(e.log.String())
+	}
+	if m == nil {
+		t.Errorf("no init duration in the emulator's log:\n%s", e.log.String())
+		return 0, false
+	}
+	ms, err := strconv.ParseFloat(m[1], 64)
+	return ms, err == nil
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// fakeSegment is Segment's HTTP Tracking API on 127.0.0.1: it accepts /v1/batch and
+// keeps the messages.
+type fakeSegment struct {
+	*httptest.Server
+	mu   sync.Mutex
+	msgs []map[string]any
+}
+
+func newFakeSegment(t *testing.T) *fakeSegment {
+	f := &fakeSegment{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var batch struct {
+			Batch []map[string]any `json:"batch"`
+		}
+		if r.URL.Path != "/v1/batch" || json.NewDecoder(r.Body).Decode(&batch) != nil {
+			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		f.msgs = append(f.msgs, batch.Batch...)
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"success":true}`)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeSegment) messages() []map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]map[string]any(nil), f.msgs...)
+}
