@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Lambda artifact sizes and cold starts: builds every Lambda (linux/arm64 zips, as
+# deployed, and host-architecture zips), runs each bootstrap once under the AWS Lambda
+# Runtime Interface Emulator against dynalite, and prints zip sizes and init durations.
+# Run by `make bench` (scripts/bench.sh runs every scripts/bench-*.sh). Only 127.0.0.1
+# is contacted. Init durations are the emulator's "INIT REPORT" on this machine: compare
+# them with each other and over time, not with AWS's numbers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+go test -count=1 -run '^TestDeploy$' -v ./internal/deploy >"$out" 2>&1 || { cat "$out"; exit 1; }
+
+awk '
+/report: lambda=/ {
+  for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+  name = v["lambda"]; if (!(name in seen)) { seen[name] = 1; order[++n] = name }
+  if ("zip_bytes" in v) { zip[name] = v["zip_bytes"]; exe[name] = v["bootstrap_bytes"] }
+  if ("init_ms" in v) { init[name] = v["init_ms"]; arch = v["arch"] }
+  delete v
+}
+END {
+  printf "  %-10s %14s %18s %16s\n", "lambda", "zip (arm64)", "bootstrap (arm64)", "init ms (" arch ")"
+  for (i = 1; i <= n; i++) {
+    l = order[i]
+    printf "  %-10s %11.2f MB %15.2f MB %16s\n", l, zip[l] / 1e6, exe[l] / 1e6, (l in init) ? init[l] : "-"
+  }
+}' "$out"
