@@ -226,6 +226,12 @@ func testPackage(t *testing.T, root, dir string, names []string) {
 
 	t.Run("tables", func(t *testing.T) { testTables(t, res) })
 
+	t.Run("outputs", func(t *testing.T) {
+		// README's Segment setup points at this output.
+		require.Contains(t, tpl.Outputs, "SegmentWebhookUrl")
+		assert.Contains(t, jsonString(tpl.Outputs["SegmentWebhookUrl"]), "${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/events")
+	})
+
 	t.Run("iam", func(t *testing.T) {
 		for _, name := range names {
 			role := res.get(t, title(name)+"Role", "AWS::IAM::Role")
@@ -421,7 +427,8 @@ func oslsHome(t *testing.T) string {
 }
 
 type template struct {
-	Resources resources `json:"Resources"`
+	Resources resources      `json:"Resources"`
+	Outputs   map[string]any `json:"Outputs"`
 }
 
 type resources map[string]resource
