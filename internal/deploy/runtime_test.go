@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,6 +119,34 @@ func testRuntime(t *testing.T, root, bin string, names []string) {
 	for _, name := range names {
 		assert.True(t, known[name], "cmd/%s has no runtime scenario in runtime_test.go", name)
 	}
+
+	// scripts/bench-lambda.sh asks for more cold starts, for steadier numbers.
+	if n, _ := strconv.Atoi(os.Getenv("DEPLOY_COLD_STARTS")); n > 0 {
+		for _, name := range names {
+			coldStarts(t, rie, name, filepath.Join(bin, name+".zip"), append(fnEnv, "AWS_LAMBDA_FUNCTION_NAME=attribution-test-"+name), n)
+		}
+	}
+}
+
+// coldStarts starts the function n times afresh and reports the median and fastest
+// init. Any payload does: init is over before the handler sees it.
+func coldStarts(t *testing.T, rie, name, zipPath string, env []string, n int) {
+	var inits []float64
+	for range n {
+		dir := t.TempDir()
+		unzipBootstrap(t, zipPath, dir)
+		fn := startRIE(t, rie, dir, env)
+		fn.invokeRaw(t, []byte(`{}`))
+		if ms, ok := fn.initDuration(t); ok {
+			inits = append(inits, ms)
+		}
+		fn.stop()
+	}
+	if len(inits) == 0 {
+		return
+	}
+	slices.Sort(inits)
+	t.Logf("report: lambda=%s arch=%s init_ms=%.2f init_min_ms=%.2f cold_starts=%d", name, runtime.GOARCH, inits[len(inits)/2], inits[0], len(inits))
 }
 
 func scenarioEvents(t *testing.T, env *runtimeEnv, fn *emulated) {
@@ -272,8 +302,9 @@ func scan(t *testing.T, db *dynamodb.Client, table string) []map[string]types.At
 
 // emulated is one function running under aws-lambda-rie.
 type emulated struct {
-	url string
-	log *syncBuffer
+	url  string
+	log  *syncBuffer
+	stop func()
 }
 
 // rieBinary is the emulator pinned in go.mod as a tool (`go tool -n` builds and caches it).
@@ -302,14 +333,20 @@ func startRIE(t *testing.T, rie, dir string, env []string) *emulated {
 	require.NoError(t, cmd.Start())
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(3 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		stop()
 		if t.Failed() {
 			t.Logf("aws-lambda-rie %s output:\n%s", filepath.Base(dir), log.String())
 		}
@@ -330,7 +367,7 @@ func startRIE(t *testing.T, rie, dir string, env []string) *emulated {
 			t.Fatalf("aws-lambda-rie did not listen on %s:\n%s", addr, log.String())
 		}
 	}
-	return &emulated{url: "http://" + addr + "/2015-03-31/functions/function/invocations", log: log}
+	return &emulated{url: "http://" + addr + "/2015-03-31/functions/function/invocations", log: log, stop: stop}
 }
 
 // invoke posts payload and decodes the function's result into out. A function error
@@ -339,16 +376,7 @@ func (e *emulated) invoke(t *testing.T, payload, out any) {
 	t.Helper()
 	body, err := json.Marshal(payload)
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err, e.log.String())
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s\n%s", data, e.log.String())
+	data := e.invokeRaw(t, body)
 	var fnErr struct {
 		ErrorMessage string `json:"errorMessage"`
 		ErrorType    string `json:"errorType"`
@@ -363,6 +391,22 @@ func (e *emulated) invoke(t *testing.T, payload, out any) {
 // is asynchronous; the value is a fraction of a millisecond); rapid's own
 // "INIT REPORT(durationMs: N)" is the time from starting bootstrap to its first call
 // for work, which is what Lambda bills as Init Duration.
+// invokeRaw posts body to the emulator and returns what the function answered.
+func (e *emulated) invokeRaw(t *testing.T, body []byte) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(body))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err, e.log.String())
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s\n%s", data, e.log.String())
+	return data
+}
+
 var (
 	initReportRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 	reportRE     = regexp.MustCompile(`REPORT RequestId: .*Init Duration: ([0-9.]+) ms`)
