@@ -90,7 +90,7 @@ func testRuntime(t *testing.T, root, bin string, names []string) {
 		"API_KEY=" + apiKey,
 		"SEGMENT_WRITE_KEY=test-write-key",
 		"SEGMENT_ENDPOINT=" + seg.URL,
-		"REALTIME=false",
+		"REALTIME=true", // as deployed: the consumers push attribution to (the fake) Segment
 		"LOG_LEVEL=info",
 	}
 
@@ -183,6 +183,11 @@ func scenarioIdentify(t *testing.T, env *runtimeEnv, fn *emulated) {
 	require.NoError(t, err)
 	require.Len(t, links, 1)
 	assert.Equal(t, anonymousID, links[0].AnonymousID)
+	if env.ran["detect"] {
+		identifies := env.segment.messages("identify")
+		require.NotEmpty(t, identifies, "real-time attribution sent the newly identified user's traits")
+		assert.Equal(t, userID, identifies[len(identifies)-1]["userId"])
+	}
 }
 
 func scenarioQuery(t *testing.T, env *runtimeEnv, fn *emulated) {
@@ -211,10 +216,9 @@ func scenarioTrigger(t *testing.T, env *runtimeEnv, fn *emulated) {
 	require.Less(t, resp.StatusCode, 500, resp.Body)
 	if env.ran["detect"] {
 		require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
-		sent := env.segment.messages()
-		require.NotEmpty(t, sent, "a track per touch reached the fake Segment")
-		assert.Equal(t, "track", sent[0]["type"])
-		assert.Equal(t, anonymousID, sent[0]["anonymousId"])
+		tracks := env.segment.messages("track")
+		require.Len(t, tracks, 1, "a track per touch reached the fake Segment")
+		assert.Equal(t, anonymousID, tracks[0]["anonymousId"])
 	}
 }
 
@@ -479,8 +483,15 @@ func newFakeSegment(t *testing.T) *fakeSegment {
 	return f
 }
 
-func (f *fakeSegment) messages() []map[string]any {
+// messages returns what was sent of the given type.
+func (f *fakeSegment) messages(typ string) []map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]map[string]any(nil), f.msgs...)
+	var out []map[string]any
+	for _, m := range f.msgs {
+		if m["type"] == typ {
+			out = append(out, m)
+		}
+	}
+	return out
 }
