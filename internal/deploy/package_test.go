@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -247,6 +248,7 @@ func testPackage(t *testing.T, root, dir string, names []string) {
 		// No wildcard anywhere, in any role or policy of the stack. The log stream is
 		// the one exception: Lambda names streams at run time, so a role may write to
 		// <its own function's log group>:log-stream:* and nothing wider.
+		indexRefs := 0
 		for id, r := range res {
 			for _, st := range statements(r) {
 				assert.False(t, st.not, "%s: NotAction/NotResource", id)
@@ -254,6 +256,10 @@ func testPackage(t *testing.T, root, dir string, names []string) {
 					assert.NotContains(t, a, "*", "%s: action %s", id, a)
 				}
 				for _, rs := range st.resources {
+					if m := indexARN.FindStringSubmatch(rs); m != nil {
+						indexRefs++
+						assert.Contains(t, tableIndexes(res, m[1]), m[2], "%s: %s names no index of the template", id, rs)
+					}
 					if !strings.Contains(rs, "*") {
 						continue
 					}
@@ -264,6 +270,7 @@ func testPackage(t *testing.T, root, dir string, names []string) {
 				}
 			}
 		}
+		assert.Positive(t, indexRefs, "index ARNs are recognised (else the check above checks nothing)")
 	})
 }
 
@@ -326,6 +333,19 @@ func testTables(t *testing.T, res resources) {
 			}
 		})
 	}
+}
+
+// indexARN matches a GSI's ARN as serverless.yml spells it: table ARN + /index/<name>.
+var indexARN = regexp.MustCompile(`^\{"Fn::Join":\["",\[\{"Fn::GetAtt":\["(\w+)","Arn"\]\},"/index/(\w+)"\]\]\}$`)
+
+// tableIndexes names the GSIs of the template's table id.
+func tableIndexes(res resources, id string) []string {
+	var names []string
+	gsis, _ := res[id].Properties["GlobalSecondaryIndexes"].([]any)
+	for _, g := range gsis {
+		names = append(names, g.(map[string]any)["IndexName"].(string))
+	}
+	return names
 }
 
 func keySchema(ks []types.KeySchemaElement) string {
