@@ -42,17 +42,17 @@ var expectations = map[string]struct {
 	"events": {
 		timeout: 10,
 		routes:  []string{"POST /events"},
-		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:PutItem", "dynamodb:GetItem"},
+		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:PutItem", "dynamodb:BatchGetItem"},
 	},
 	"detect": {
 		timeout: 60,
 		stream:  []string{event.TypePage},
-		actions: append(streamActions(), "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"),
+		actions: append(streamActions(), "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
 	},
 	"identify": {
 		timeout: 60,
 		stream:  []string{event.TypeIdentify, event.TypeAlias},
-		actions: append(streamActions(), "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+		actions: append(streamActions(), "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
 	},
 	"query": {
 		timeout: 29,
@@ -60,12 +60,12 @@ var expectations = map[string]struct {
 			"GET /api/user/{id}", "GET /api/anonymous/{id}", "GET /api/user/{id}/attribution",
 			"DELETE /api/user/{id}", "DELETE /api/anonymous/{id}",
 		},
-		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"},
+		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"},
 	},
 	"trigger": {
 		timeout: 29,
 		routes:  []string{"GET /segment/identify/user/{id}", "GET /segment/track/user/{id}", "GET /segment/track/anonymous/{id}"},
-		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:Query"},
+		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
 	},
 }
 
