@@ -417,9 +417,15 @@ var (
 )
 
 // initDuration is the cold start of the function, in milliseconds.
+// The emulator's output reaches us through a pipe, possibly after the invoke's answer:
+// wait a little for it.
 func (e *emulated) initDuration(t *testing.T) (float64, bool) {
 	m := initReportRE.FindStringSubmatch(e.log.String())
-	if m == nil {
+	for deadline := time.Now().Add(5 * time.Second); m == nil && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		m = initReportRE.FindStringSubmatch(e.log.String())
+	}
+	if m == nil { // an emulator without rapid's INIT REPORT
 		m = reportRE.FindStringSubmatch(e.log.String())
 	}
 	if m == nil {
