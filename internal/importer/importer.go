@@ -426,7 +426,7 @@ func (r *run) suppressed(ctx context.Context, c *chunk) ([]bool, error) {
 	}
 	erased, err := r.o.Suppressed(ctx, evs)
 	if err != nil {
-		return nil, fmt.Errorf("check suppression of %d events: %w", len(evs), err)
+		return nil, fmt.Errorf("%w: check suppression of %d events: %w", ErrStore, len(evs), err)
 	}
 	if len(erased) != len(evs) {
 		return nil, fmt.Errorf("check suppression: %d answers for %d events", len(erased), len(evs))
