@@ -33,19 +33,17 @@ type Handler struct {
 	Log    *slog.Logger
 }
 
+// Routes are the two erasure routes.
+func (h *Handler) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: http.MethodDelete, Path: UserPath, Handler: h.User},
+		{Method: http.MethodDelete, Path: AnonymousPath, Handler: h.Anonymous},
+	}
+}
+
 // Handle dispatches on the route key.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	route := req.RouteKey
-	if route == "" {
-		route = req.RequestContext.RouteKey
-	}
-	switch route {
-	case http.MethodDelete + " " + UserPath:
-		return h.User(ctx, req)
-	case http.MethodDelete + " " + AnonymousPath:
-		return h.Anonymous(ctx, req)
-	}
-	return httpapi.Error(http.StatusNotFound, "no route for "+route), nil
+	return httpapi.Dispatch(h.Routes()...)(ctx, req)
 }
 
 // User serves DELETE /api/user/{id}.

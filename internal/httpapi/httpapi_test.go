@@ -106,3 +106,31 @@ func TestHandlerErrorBecomesBare500(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, status)
 	assert.NotContains(t, out["error"], "EOF", "details stay in the log")
 }
+
+func TestDispatchByRouteKeyAndKeyOnEveryRoute(t *testing.T) {
+	routes := WithAPIKey("k",
+		Route{Method: "GET", Path: "/a/{id}", Handler: echo},
+		Route{Method: "DELETE", Path: "/a/{id}", Handler: echo},
+	)
+	h := Dispatch(routes...)
+	for _, tc := range []struct {
+		key, apiKey string
+		status      int
+	}{
+		{"GET /a/{id}", "k", http.StatusOK},
+		{"DELETE /a/{id}", "k", http.StatusOK},
+		{"DELETE /a/{id}", "", http.StatusUnauthorized},
+		{"POST /a/{id}", "k", http.StatusNotFound},
+	} {
+		resp, err := h(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: tc.key, Headers: map[string]string{"x-api-key": tc.apiKey}})
+		require.NoError(t, err)
+		assert.Equal(t, tc.status, resp.StatusCode, tc.key)
+	}
+	// Lambda test events sometimes carry the key only in the request context.
+	resp, err := h(context.Background(), events.APIGatewayV2HTTPRequest{
+		Headers:        map[string]string{"x-api-key": "k"},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RouteKey: "GET /a/{id}"},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}

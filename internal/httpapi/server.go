@@ -144,3 +144,31 @@ func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) 
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// Dispatch serves each request with the route its route key names, so one Lambda can
+// serve several routes exactly as they are declared in serverless.yml.
+func Dispatch(routes ...Route) Handler {
+	byKey := make(map[string]Handler, len(routes))
+	for _, rt := range routes {
+		byKey[rt.Key()] = rt.Handler
+	}
+	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		key := req.RouteKey
+		if key == "" {
+			key = req.RequestContext.RouteKey
+		}
+		if h, ok := byKey[key]; ok {
+			return h(ctx, req)
+		}
+		return Error(http.StatusNotFound, "no route for "+key), nil
+	}
+}
+
+// WithAPIKey wraps every route's handler in RequireAPIKey(key, ...).
+func WithAPIKey(key string, routes ...Route) []Route {
+	out := make([]Route, len(routes))
+	for i, rt := range routes {
+		out[i] = Route{Method: rt.Method, Path: rt.Path, Handler: RequireAPIKey(key, rt.Handler)}
+	}
+	return out
+}

@@ -110,25 +110,24 @@ type AttributionResponse struct {
 	Credits []attribution.Credit `json:"credits"`
 }
 
+// Routes are the query Lambda's routes: the reads, and the erasures when Erase is set.
+func (h *Handler) Routes() []httpapi.Route {
+	routes := []httpapi.Route{
+		{Method: http.MethodGet, Path: UserPath, Handler: h.User},
+		{Method: http.MethodGet, Path: AnonymousPath, Handler: h.Anonymous},
+		{Method: http.MethodGet, Path: AttributionPath, Handler: h.Attribution},
+	}
+	if h.Erase != nil {
+		routes = append(routes,
+			httpapi.Route{Method: http.MethodDelete, Path: UserPath, Handler: h.Erase},
+			httpapi.Route{Method: http.MethodDelete, Path: AnonymousPath, Handler: h.Erase})
+	}
+	return routes
+}
+
 // Handle dispatches on the route key, so one Lambda serves every query route.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	route := req.RouteKey
-	if route == "" {
-		route = req.RequestContext.RouteKey
-	}
-	switch route {
-	case http.MethodGet + " " + UserPath:
-		return h.User(ctx, req)
-	case http.MethodGet + " " + AnonymousPath:
-		return h.Anonymous(ctx, req)
-	case http.MethodGet + " " + AttributionPath:
-		return h.Attribution(ctx, req)
-	case http.MethodDelete + " " + UserPath, http.MethodDelete + " " + AnonymousPath:
-		if h.Erase != nil {
-			return h.Erase(ctx, req)
-		}
-	}
-	return httpapi.Error(http.StatusNotFound, "no route for "+route), nil
+	return httpapi.Dispatch(h.Routes()...)(ctx, req)
 }
 
 // User serves GET /api/user/{id}.

@@ -77,18 +77,9 @@ func New(o Options) (*Stack, error) {
 	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Handle}
 	triggers := &trigger.Handler{People: resolver, Sender: o.Segment, Event: env.Config.SourceIdentifiedEvent, Log: o.Log, Erased: tombstones.IsErased}
 
-	key := func(h httpapi.Handler) httpapi.Handler { return httpapi.RequireAPIKey(env.Config.APIKey, h) }
-	routes := []httpapi.Route{
-		{Method: http.MethodPost, Path: "/events", Handler: webhook.Handle},
-		{Method: http.MethodGet, Path: query.UserPath, Handler: key(lookup.User)},
-		{Method: http.MethodGet, Path: query.AnonymousPath, Handler: key(lookup.Anonymous)},
-		{Method: http.MethodGet, Path: query.AttributionPath, Handler: key(lookup.Attribution)},
-		{Method: http.MethodDelete, Path: erase.UserPath, Handler: key(eraser.User)},
-		{Method: http.MethodDelete, Path: erase.AnonymousPath, Handler: key(eraser.Anonymous)},
-		{Method: http.MethodGet, Path: trigger.IdentifyUserPath, Handler: key(triggers.IdentifyUser)},
-		{Method: http.MethodGet, Path: trigger.TrackUserPath, Handler: key(triggers.TrackUser)},
-		{Method: http.MethodGet, Path: trigger.TrackAnonymousPath, Handler: key(triggers.TrackAnonymous)},
-	}
+	// The webhook authenticates by signature; everything else needs the API key.
+	routes := append([]httpapi.Route{{Method: http.MethodPost, Path: "/events", Handler: webhook.Handle}},
+		httpapi.WithAPIKey(env.Config.APIKey, append(lookup.Routes(), triggers.Routes()...)...)...)
 	return &Stack{
 		Handler: httpapi.NewServer(o.Log, 29*time.Second, routes...),
 		Stream:  em,

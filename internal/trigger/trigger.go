@@ -96,21 +96,18 @@ type Message struct {
 	Attempts   int    `json:"attempts,omitempty"`
 }
 
+// Routes are the trigger Lambda's three routes.
+func (h *Handler) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: http.MethodGet, Path: IdentifyUserPath, Handler: h.IdentifyUser},
+		{Method: http.MethodGet, Path: TrackUserPath, Handler: h.TrackUser},
+		{Method: http.MethodGet, Path: TrackAnonymousPath, Handler: h.TrackAnonymous},
+	}
+}
+
 // Handle dispatches on the route key: the trigger Lambda serves all three routes.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	key := req.RouteKey
-	if key == "" {
-		key = req.RequestContext.RouteKey
-	}
-	switch key {
-	case http.MethodGet + " " + IdentifyUserPath:
-		return h.IdentifyUser(ctx, req)
-	case http.MethodGet + " " + TrackUserPath:
-		return h.TrackUser(ctx, req)
-	case http.MethodGet + " " + TrackAnonymousPath:
-		return h.TrackAnonymous(ctx, req)
-	}
-	return httpapi.Error(http.StatusNotFound, "no route for "+key), nil
+	return httpapi.Dispatch(h.Routes()...)(ctx, req)
 }
 
 // IdentifyUser serves GET /segment/identify/user/{id}.
