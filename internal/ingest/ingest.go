@@ -11,12 +11,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
+	"github.com/attribution-dev/attribution/internal/parallel"
 )
 
 // MaxBody is the largest body accepted: a full 4,000-event Webhooks (Actions) batch
@@ -166,43 +166,13 @@ func (h *Handler) storeAll(ctx context.Context, evs []event.Event) ([]bool, erro
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	workers = min(workers, len(evs))
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		next     = make(chan int)
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				ok, err := h.Store.Put(ctx, evs[i])
-				if err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-					continue
-				}
-				stored[i] = ok
-			}
-		})
-	}
-feed:
-	for i := range evs {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	if firstErr != nil {
-		return nil, fmt.Errorf("store %d events: %w", len(evs), firstErr)
+	err := parallel.Each(ctx, len(evs), workers, func(ctx context.Context, i int) error {
+		ok, err := h.Store.Put(ctx, evs[i])
+		stored[i] = ok
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store %d events: %w", len(evs), err)
 	}
 	return stored, nil
 }

@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/store"
 )
 
@@ -170,34 +170,7 @@ func (r *Resolver) each(ctx context.Context, n int, fn func(ctx context.Context,
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, workers)
-		errOnce  sync.Once
-		firstErr error
-	)
-	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
-				errOnce.Do(func() { firstErr = err; cancel() })
-			}
-		})
-	}
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	return firstErr
+	return parallel.Each(ctx, n, workers, fn)
 }
 
 // UserTouches is every touch of userID over all its linked ids, oldest first.

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -212,38 +212,11 @@ func deleteKeys(ctx context.Context, db *dynamodb.Client, table string, keys []m
 		chunks = append(chunks, reqs[start:min(start+deleteBatchSize, len(reqs))])
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		next     = make(chan []types.WriteRequest)
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range min(deleteWorkers, len(chunks)) {
-		wg.Go(func() {
-			for chunk := range next {
-				if err := writeBatch(ctx, db, table, chunk); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-				}
-			}
-		})
-	}
-feed:
-	for _, c := range chunks {
-		select {
-		case next <- c:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
-	if firstErr != nil {
-		return 0, fmt.Errorf("delete %d items from %s: %w", len(reqs), table, firstErr)
+	err := parallel.Each(ctx, len(chunks), deleteWorkers, func(ctx context.Context, i int) error {
+		return writeBatch(ctx, db, table, chunks[i])
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete %d items from %s: %w", len(reqs), table, err)
 	}
 	return len(reqs), nil
 }
