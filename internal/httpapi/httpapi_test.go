@@ -134,3 +134,30 @@ func TestDispatchByRouteKeyAndKeyOnEveryRoute(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
+
+func TestUncleanPathsAreRoutedNotRedirected(t *testing.T) {
+	srv := httptest.NewServer(NewServer(quiet, time.Second, Route{Method: "POST", Path: "/events", Handler: echo}))
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/events", "//events", "/x/../events", "/./events"} {
+		resp, err := client.Post(srv.URL+p, "application/json", strings.NewReader(`{}`))
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode, p)
+	}
+	resp, err := client.Post(srv.URL+"/events/", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "a trailing slash is cleaned too, never redirected")
+}
+
+func TestCleaningKeepsEncodedSlashesInIDs(t *testing.T) {
+	srv := httptest.NewServer(NewServer(quiet, time.Second, Route{Method: "GET", Path: "/api/user/{id}", Handler: echo}))
+	defer srv.Close()
+	status, out := get(t, srv.URL+"/api/user/a%2F..%2Fb", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, map[string]any{"id": "a/../b"}, out["params"])
+	status, out = get(t, srv.URL+"//api/user/x%40y", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, map[string]any{"id": "x@y"}, out["params"])
+}

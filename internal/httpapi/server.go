@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,7 +42,30 @@ func NewServer(log *slog.Logger, timeout time.Duration, routes ...Route) http.Ha
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, Error(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ServeMux answers unclean paths ("//events", "/a/../events") with a redirect, and
+		// webhook senders count a 3xx as delivered: route the clean path instead.
+		// Cleaning the escaped form leaves encoded slashes inside ids alone.
+		if esc := r.URL.EscapedPath(); cleanPath(esc) != esc {
+			if unescaped, err := url.PathUnescape(cleanPath(esc)); err == nil {
+				r2 := r.Clone(r.Context())
+				r2.URL.Path, r2.URL.RawPath = unescaped, cleanPath(esc)
+				r = r2
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean(p)
+	if !strings.HasPrefix(c, "/") {
+		c = "/" + c
+	}
+	return c
 }
 
 func adapt(log *slog.Logger, timeout time.Duration, rt Route) http.Handler {
