@@ -28,7 +28,8 @@ deps: node_modules/.installed ## install pinned Node tools and Go modules
 	$(GO) mod download
 
 run: deps ## run the whole stack locally on http://127.0.0.1:$(PORT) (dynalite under .data/)
-	$(GO) run ./cmd/attribution serve --port $(PORT) $(if $(DYNAMODB_ENDPOINT),,--dynalite)
+	$(GO) build -o $(BIN)/attribution ./cmd/attribution
+	exec $(BIN)/attribution serve --port $(PORT) $(if $(DYNAMODB_ENDPOINT),,--dynalite)
 
 test: deps ## vet and every test, including those against dynalite
 	$(GO) vet ./...
