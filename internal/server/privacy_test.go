@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -20,12 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/config"
-	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
 	"github.com/attribution-dev/attribution/internal/server"
 	"github.com/attribution-dev/attribution/internal/store"
-	"github.com/attribution-dev/attribution/internal/stream"
 )
 
 const privacyKey = "k-privacy"
@@ -43,27 +38,11 @@ type privacyEnv struct {
 
 func newPrivacyEnv(t *testing.T) *privacyEnv {
 	t.Helper()
-	db, tables := dbtest.New(t)
 	fake := segmenttest.NewServer(t, "wk")
-	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
-	cfg.InternalDomains = []string{"acme.io"}
-	cfg.APIKey, cfg.SegmentWriteKey, cfg.SegmentEndpoint = privacyKey, "wk", fake.URL
-	stack, err := server.New(server.Options{
-		Config: cfg, DB: db, DataDir: t.TempDir(),
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Stream: stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
+	l := launch(t, t.TempDir(), func(cfg *config.Config) {
+		cfg.APIKey, cfg.SegmentWriteKey, cfg.SegmentEndpoint = privacyKey, "wk", fake.URL
 	})
-	require.NoError(t, err)
-	srv := httptest.NewServer(stack.Handler)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = stack.Stream.Close(ctx)
-	})
-	return &privacyEnv{t: t, url: srv.URL, stack: stack, db: db, tables: tables, fake: fake}
+	return &privacyEnv{t: t, url: l.url, stack: l.stack, db: l.db, tables: l.tables, fake: fake}
 }
 
 // post sends events as one webhook body and returns the decoded answer.

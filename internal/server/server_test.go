@@ -5,13 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -36,30 +35,40 @@ type env struct {
 
 func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	t.Helper()
+	l := launch(t, t.TempDir(), mutate)
+	e := &env{t: t, url: l.url, stack: l.stack}
+	e.store.touches = store.NewTouches(l.db, l.tables.Touches)
+	return e
+}
+
+// launched is the whole local stack served over HTTP on fresh tables.
+type launched struct {
+	url    string
+	stack  *server.Stack
+	db     *dynamodb.Client
+	tables store.Tables
+}
+
+// launch starts the stack with testConfig's settings, adjusted by mutate, and stops
+// it (draining the stream) when the test ends.
+func launch(t *testing.T, dataDir string, mutate func(*config.Config)) launched {
+	t.Helper()
 	db, tables := dbtest.New(t)
-	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
-	cfg.InternalDomains = []string{"acme.io"}
+	cfg := testConfig(t, tables)
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	stack, err := server.New(server.Options{
-		Config: cfg, DB: db, DataDir: t.TempDir(),
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Config: cfg, DB: db, DataDir: dataDir, Log: quietLog(),
 		Stream: stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(stack.Handler)
 	t.Cleanup(func() {
 		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = stack.Stream.Close(ctx)
+		closeStream(stack)
 	})
-	e := &env{t: t, url: srv.URL, stack: stack}
-	e.store.touches = store.NewTouches(db, tables.Touches)
-	return e
+	return launched{url: srv.URL, stack: stack, db: db, tables: tables}
 }
 
 var base = time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)

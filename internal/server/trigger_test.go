@@ -3,10 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,12 +15,9 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/config"
-	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
-	"github.com/attribution-dev/attribution/internal/server"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
-	"github.com/attribution-dev/attribution/internal/stream"
 )
 
 // get requests path with x-api-key when key is not empty and decodes the JSON answer.
@@ -107,30 +101,14 @@ func TestTriggerPathIDsAreDecodedOnce(t *testing.T) {
 }
 
 func TestTriggerWithoutWriteKeyWritesTheOutboxUnderDataDir(t *testing.T) {
-	db, tables := dbtest.New(t)
-	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
 	dataDir := t.TempDir()
-	stack, err := server.New(server.Options{
-		Config: cfg, DB: db, DataDir: dataDir,
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Stream: stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
-	})
-	require.NoError(t, err)
-	srv := httptest.NewServer(stack.Handler)
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = stack.Stream.Close(ctx)
-	})
-	require.NoError(t, store.NewTouches(db, tables.Touches).Put(context.Background(), attribution.Touch{
+	l := launch(t, dataDir, nil)
+	require.NoError(t, store.NewTouches(l.db, l.tables.Touches).Put(context.Background(), attribution.Touch{
 		MessageID: "p1", UserID: "u-1", Timestamp: base,
 		Description: source.Description{Referrer: source.Referrer{Type: source.TypeDirect}},
 	}))
 
-	resp, err := http.Get(srv.URL + "/segment/identify/user/u-1")
+	resp, err := http.Get(l.url + "/segment/identify/user/u-1")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var out struct {
