@@ -63,28 +63,28 @@ type Event struct {
 
 // UserResponse answers GET /api/user/{id}.
 type UserResponse struct {
-	UserID       string              `json:"userId"`
-	AnonymousIDs []string            `json:"anonymousIds"`
-	Identities   []store.Link        `json:"identities"`
-	Touches      []attribution.Touch `json:"touches"`
+	UserID       string   `json:"userId"`
+	AnonymousIDs []string `json:"anonymousIds"`
+	Profile
+}
+
+// AnonymousResponse answers GET /api/anonymous/{id}.
+type AnonymousResponse struct {
+	AnonymousID string   `json:"anonymousId"`
+	UserIDs     []string `json:"userIds"`
+	Profile
+}
+
+// Profile is what both person routes answer beside the person's ids.
+type Profile struct {
+	Identities []store.Link        `json:"identities"`
+	Touches    []attribution.Touch `json:"touches"`
 	attribution.Summary
 	// Attribution is the credits under every model (attribution.Models), default options.
 	Attribution Credits `json:"attribution"`
 	Events      []Event `json:"events"`
 	// Cursor fetches the next page of events; null on the last page.
 	Cursor *string `json:"cursor"`
-}
-
-// AnonymousResponse answers GET /api/anonymous/{id}.
-type AnonymousResponse struct {
-	AnonymousID string              `json:"anonymousId"`
-	UserIDs     []string            `json:"userIds"`
-	Identities  []store.Link        `json:"identities"`
-	Touches     []attribution.Touch `json:"touches"`
-	attribution.Summary
-	Attribution Credits `json:"attribution"`
-	Events      []Event `json:"events"`
-	Cursor      *string `json:"cursor"`
 }
 
 // Credits are a person's credits per model: {"first": [...], ..., "time_decay": [...]},
@@ -132,43 +132,37 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 // User serves GET /api/user/{id}.
 func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	id := httpapi.PathParam(req, "id")
-	if msg := checkID(id); msg != "" {
-		return httpapi.Error(http.StatusBadRequest, msg), nil
-	}
-	limit, msg := parseLimit(req.QueryStringParameters["limit"])
-	if msg != "" {
-		return httpapi.Error(http.StatusBadRequest, msg), nil
-	}
-	u, err := h.People.User(ctx, id)
-	if err != nil {
-		return httpapi.Internal(ctx, h.Log, req, "could not read the user", err), nil
-	}
-	page, resp := h.events(ctx, req, "user:"+id, u.EventSources(), limit)
-	if resp != nil {
-		return *resp, nil
-	}
-	if !u.Known() && len(page.events) == 0 && page.first {
-		return httpapi.Error(http.StatusNotFound, "unknown user id"), nil
-	}
-	credits, err := allCredits(u.Touches)
-	if err != nil {
-		return httpapi.Internal(ctx, h.Log, req, "could not compute credits", err), nil
-	}
-	return httpapi.JSON(http.StatusOK, UserResponse{
-		Attribution:  credits,
-		UserID:       id,
-		AnonymousIDs: u.AnonymousIDs,
-		Identities:   nonNil(u.Links),
-		Touches:      u.Touches,
-		Summary:      attribution.Summarize(u.Touches),
-		Events:       page.events,
-		Cursor:       page.cursor,
-	}), nil
+	return h.person(ctx, req, "user", func(ctx context.Context, id string) (person, func(Profile) any, error) {
+		u, err := h.People.User(ctx, id)
+		return person{u.Links, u.Touches, u.EventSources(), u.Known()}, func(p Profile) any {
+			return UserResponse{UserID: id, AnonymousIDs: u.AnonymousIDs, Profile: p}
+		}, err
+	})
 }
 
 // Anonymous serves GET /api/anonymous/{id}.
 func (h *Handler) Anonymous(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	return h.person(ctx, req, "anonymous", func(ctx context.Context, id string) (person, func(Profile) any, error) {
+		a, err := h.People.Anonymous(ctx, id)
+		return person{a.Links, a.Touches, a.EventSources(), a.Known()}, func(p Profile) any {
+			return AnonymousResponse{AnonymousID: id, UserIDs: a.UserIDs, Profile: p}
+		}, err
+	})
+}
+
+// person is what a person route learned about its id.
+type person struct {
+	links   []store.Link
+	touches []attribution.Touch
+	sources []store.EventSource
+	known   bool
+}
+
+// person serves a person route: kind is "user" or "anonymous"; resolve reads the
+// person and says how to wrap the shared Profile in the route's response.
+func (h *Handler) person(ctx context.Context, req events.APIGatewayV2HTTPRequest, kind string,
+	resolve func(ctx context.Context, id string) (person, func(Profile) any, error),
+) (events.APIGatewayV2HTTPResponse, error) {
 	id := httpapi.PathParam(req, "id")
 	if msg := checkID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
@@ -177,31 +171,29 @@ func (h *Handler) Anonymous(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	if msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
-	a, err := h.People.Anonymous(ctx, id)
+	p, wrap, err := resolve(ctx, id)
 	if err != nil {
-		return httpapi.Internal(ctx, h.Log, req, "could not read the anonymous id", err), nil
+		return httpapi.Internal(ctx, h.Log, req, "could not read the "+kind+" id", err), nil
 	}
-	page, resp := h.events(ctx, req, "anonymous:"+id, a.EventSources(), limit)
+	page, resp := h.events(ctx, req, kind+":"+id, p.sources, limit)
 	if resp != nil {
 		return *resp, nil
 	}
-	if !a.Known() && len(page.events) == 0 && page.first {
-		return httpapi.Error(http.StatusNotFound, "unknown anonymous id"), nil
+	if !p.known && len(page.events) == 0 && page.first {
+		return httpapi.Error(http.StatusNotFound, "unknown "+kind+" id"), nil
 	}
-	credits, err := allCredits(a.Touches)
+	credits, err := allCredits(p.touches)
 	if err != nil {
 		return httpapi.Internal(ctx, h.Log, req, "could not compute credits", err), nil
 	}
-	return httpapi.JSON(http.StatusOK, AnonymousResponse{
+	return httpapi.JSON(http.StatusOK, wrap(Profile{
+		Identities:  nonNil(p.links),
+		Touches:     p.touches,
+		Summary:     attribution.Summarize(p.touches),
 		Attribution: credits,
-		AnonymousID: id,
-		UserIDs:     a.UserIDs,
-		Identities:  nonNil(a.Links),
-		Touches:     a.Touches,
-		Summary:     attribution.Summarize(a.Touches),
 		Events:      page.events,
 		Cursor:      page.cursor,
-	}), nil
+	})), nil
 }
 
 // Attribution serves GET /api/user/{id}/attribution?model=M[&halfLifeDays=D][&until=T].
