@@ -10,11 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/backfill"
-	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/logging"
 )
 
 type stringList []string
@@ -45,15 +42,11 @@ func runBackfill(ctx context.Context, args []string) error {
 		return fmt.Errorf("-until: %w", err)
 	}
 
-	log := logging.New(os.Stderr, false)
-	cfg, err := config.Load()
+	env, err := operatorEnv(ctx)
 	if err != nil {
 		return err
 	}
-	env, err := app.Connect(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
+	cfg, log := env.Config, env.Log
 	sender, err := env.Segment(filepath.Join(*dataDir, "segment-outbox.jsonl"))
 	if err != nil {
 		return err

@@ -9,10 +9,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/attribution-dev/attribution/internal/app"
-	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/erase"
-	"github.com/attribution-dev/attribution/internal/logging"
 )
 
 // runForget erases a person, as DELETE /api/user/{id} or /api/anonymous/{id} does, with
@@ -36,11 +33,7 @@ func runForget(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (use --user ID or --anonymous ID)", fs.Arg(0))
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	env, err := app.Connect(ctx, cfg, logging.New(os.Stderr, false))
+	env, err := operatorEnv(ctx)
 	if err != nil {
 		return err
 	}

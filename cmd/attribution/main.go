@@ -8,6 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/attribution-dev/attribution/internal/app"
+	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/logging"
 )
 
 type command struct {
@@ -53,4 +57,13 @@ func usage() {
 		fmt.Fprintf(os.Stderr, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(os.Stderr, "\nrun `attribution <command> -h` for a command's flags")
+}
+
+// operatorEnv loads the configuration and connects to DynamoDB, logging as text.
+func operatorEnv(ctx context.Context) (app.Env, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return app.Env{}, err
+	}
+	return app.Connect(ctx, cfg, logging.New(os.Stderr, false))
 }

@@ -18,14 +18,11 @@ func runTables(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load()
+	env, err := operatorEnv(ctx)
 	if err != nil {
 		return err
 	}
-	db, err := store.NewClient(ctx, store.ClientOptions{Region: cfg.Region, Endpoint: cfg.DynamoDBEndpoint})
-	if err != nil {
-		return err
-	}
+	cfg, db := env.Config, env.DB
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	if err := createTables(ctx, cfg, db); err != nil {
