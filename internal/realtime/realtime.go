@@ -23,10 +23,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
@@ -285,22 +285,17 @@ func (p *Pusher) now() time.Time {
 	return time.Now()
 }
 
-// each runs fn(0..n-1) with at most Concurrency calls at once.
+// each runs fn(0..n-1) with at most Concurrency calls at once. Every index runs, even
+// after a cancellation: fn records each user's outcome, and a cancelled call fails fast.
 func (p *Pusher) each(n int, fn func(i int)) {
 	workers := p.Concurrency
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(i)
-		})
-	}
-	wg.Wait()
+	_ = parallel.Each(context.Background(), n, workers, func(_ context.Context, i int) error {
+		fn(i)
+		return nil
+	})
 }
 
 func distinct(ids []string) []string {

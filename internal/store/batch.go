@@ -31,6 +31,10 @@ type Backoff struct {
 	Max      time.Duration // default 5s
 }
 
+// defaultBackoff paces the retries that take no Backoff from their caller (erasure,
+// tombstones).
+var defaultBackoff = Backoff{}.withDefaults()
+
 func (b Backoff) withDefaults() Backoff {
 	if b.Attempts <= 0 {
 		b.Attempts = 8

@@ -3,9 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strings"
-	"time"
 
 	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -236,23 +234,9 @@ func writeBatch(ctx context.Context, db *dynamodb.Client, table string, reqs []t
 			return fmt.Errorf("batch write: %d items still unprocessed after %d attempts", len(out.UnprocessedItems[table]), attempt)
 		}
 		pending = out.UnprocessedItems
-		if err := sleepJitter(ctx, attempt); err != nil {
+		if err := defaultBackoff.wait(ctx, attempt); err != nil {
 			return err
 		}
-	}
-}
-
-// sleepJitter waits a "full jitter" exponential delay before retry number attempt:
-// uniform in [0, min(5s, 50ms<<attempt)).
-func sleepJitter(ctx context.Context, attempt int) error {
-	bound := min(5*time.Second, 50*time.Millisecond<<min(attempt, 10))
-	t := time.NewTimer(time.Duration(rand.Int64N(int64(bound))))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

@@ -173,7 +173,7 @@ func (t *Tombstones) get(ctx context.Context, keys []map[string]types.AttributeV
 			return fmt.Errorf("batch get: %d keys still unprocessed after %d attempts", len(left.Keys), attempt)
 		}
 		pending = out.UnprocessedKeys
-		if err := sleepJitter(ctx, attempt); err != nil {
+		if err := defaultBackoff.wait(ctx, attempt); err != nil {
 			return err
 		}
 	}
