@@ -37,12 +37,19 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 
+	var dynaliteExited <-chan struct{} // nil, so never ready, without -dynalite
 	if cfg.DynamoDBEndpoint == "" && *startDynalite {
 		dl, err := dynalite.Start(ctx, dynalite.Options{Path: filepath.Join(*dataDir, "dynalite")})
 		if err != nil {
 			return err
 		}
 		defer dl.Stop()
+		dynaliteExited = dl.Exited()
+		defer func() {
+			if err := dl.Err(); err != nil {
+				log.Error("dynalite exited", "err", err)
+			}
+		}()
 		cfg.DynamoDBEndpoint = dl.Endpoint
 		log.Info("dynalite started", "endpoint", dl.Endpoint, "data", filepath.Join(*dataDir, "dynalite"))
 	}
@@ -90,6 +97,11 @@ func runServe(ctx context.Context, args []string) error {
 	select {
 	case err := <-errc:
 		return err
+	case <-dynaliteExited:
+		// Serving on would answer every event with 503; stop where the cause is visible.
+		log.Error("dynalite stopped on its own; shutting down")
+		_ = srv.Close()
+		return errors.New("dynalite exited while serving; its output is above")
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing requests and queued stream records")

@@ -51,6 +51,14 @@ func Endpoint(t testing.TB) string {
 	if startErr != nil {
 		t.Fatalf("start dynalite: %v", startErr)
 	}
+	// Say so once, plainly, rather than as every later test's "connection refused".
+	if server != nil {
+		select {
+		case <-server.Exited():
+			t.Fatalf("dynalite, shared by this package's tests, exited during the run: %v (its output is above)", server.Err())
+		default:
+		}
+	}
 	return endpoint
 }
 

@@ -4,6 +4,8 @@ package dynalite
 
 import (
 	"context"
+	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -15,11 +17,15 @@ import (
 	"time"
 )
 
+//go:embed launch.js
+var launchJS string
+
 // Server is a running dynalite.
 type Server struct {
 	Endpoint string
 	cmd      *exec.Cmd
-	done     chan error
+	exited   chan struct{}
+	err      error // why the process ended; read only after exited is closed
 }
 
 // Options say where to run it. Path empty keeps data in memory.
@@ -39,9 +45,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	cli := filepath.Join(root, "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
-		return nil, fmt.Errorf("dynalite is not installed at %s: run `npm ci` in %s (make test and make run do it)", cli, root)
+	index := filepath.Join(root, "node_modules", "dynalite", "index.js")
+	if _, err := os.Stat(index); err != nil {
+		return nil, fmt.Errorf("dynalite is not installed at %s: run `npm ci` in %s (make test and make run do it)", index, root)
 	}
 	port := o.Port
 	if port == 0 {
@@ -50,22 +56,30 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	args := []string{cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"}
+	opts := map[string]any{"host": "127.0.0.1", "port": port, "createTableMs": 0, "deleteTableMs": 0, "updateTableMs": 0}
 	if o.Path != "" {
 		if err := os.MkdirAll(o.Path, 0o755); err != nil {
 			return nil, fmt.Errorf("create dynalite data dir: %w", err)
 		}
-		args = append(args, "--path", o.Path)
+		opts["path"] = o.Path
 	}
-	cmd := exec.Command("node", args...)
+	optsJSON, err := json.Marshal(opts)
+	if err != nil {
+		return nil, fmt.Errorf("encode dynalite options: %w", err)
+	}
+	// The last two arguments reach the script as process.argv.slice(-2).
+	cmd := exec.Command("node", "-e", launchJS, "--", index, string(optsJSON))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// Kill dynalite with us even when we die without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
-	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait() }()
+	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.exited)
+	}()
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -75,8 +89,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return s, nil
 		}
 		select {
-		case err := <-s.done:
-			return nil, fmt.Errorf("dynalite exited before listening on port %d: %v", port, err)
+		case <-s.exited:
+			return nil, fmt.Errorf("dynalite exited before listening on port %d: %v", port, s.err)
 		case <-ctx.Done():
 			s.Stop()
 			return nil, ctx.Err()
@@ -96,15 +110,26 @@ func (s *Server) Stop() {
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-s.exited:
 	case <-time.After(3 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-s.done
+		<-s.exited
 	}
 }
 
-// Done is closed-over by callers that must notice dynalite dying.
-func (s *Server) Done() <-chan error { return s.done }
+// Exited is closed when the dynalite process ends, by Stop or on its own;
+// Err then says why.
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
+// Err is the process's exit status once Exited is closed.
+func (s *Server) Err() error {
+	select {
+	case <-s.exited:
+		return s.err
+	default:
+		return nil
+	}
+}
 
 // FindRoot walks up from the working directory to the folder holding package.json.
 func FindRoot() (string, error) {

@@ -1,0 +1,52 @@
+package dynalite
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A client that gives up mid-request (a cancelled context, Ctrl-C on
+// `attribution import`) must not take the shared server down with it:
+// dynalite rethrows the request's "aborted" error, which ends a bare node process.
+func TestSurvivesClientHangingUpMidRequest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Options{})
+	require.NoError(t, err)
+	defer s.Stop()
+	addr := strings.TrimPrefix(s.Endpoint, "http://")
+
+	for range 3 {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		_, err = fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 1000\r\n\r\n{\"Lim", addr)
+		require.NoError(t, err)
+		time.Sleep(50 * time.Millisecond)
+		require.NoError(t, conn.Close())
+	}
+	time.Sleep(200 * time.Millisecond)
+
+	select {
+	case <-s.Exited():
+		t.Fatalf("dynalite exited after a client hung up: %v", s.Err())
+	default:
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Endpoint, strings.NewReader("{}"))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.ListTables")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err, "dynalite must still answer after a client hung up")
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	// Unsigned, so dynalite refuses it, but with an answer: the server is alive.
+	require.NotZero(t, res.StatusCode, string(body))
+}
