@@ -105,29 +105,31 @@ func TrackProperties(t Touch) map[string]any {
 // Traits are the identify traits for a summary: each of the first, last and last
 // non-direct touches flattened under its prefix, with its timestamp, url and referrer.
 //
-// A missing touch contributes no key at all. In particular source_last_non_direct_* is
-// absent, not null, when every touch was direct: sending nulls would make Segment
-// destinations clear the traits, and a person whose touches are all direct has never had
-// a non-direct touch to clear.
-//
-// Segment merges traits into a profile, so a key the previous last touch had and the new
-// one lacks (say source_last_campaign_term) keeps its old value downstream. Clearing it
-// would need explicit nulls, which the contract does not ask for.
+// Segment merges traits into a profile, so every key of a touch that is present is sent,
+// null when the touch lacks it: otherwise a new last touch without a utm_term would leave
+// the previous one's source_last_campaign_term in Mixpanel or Customer.io, describing a
+// visit that never happened. A missing touch contributes no key at all, so
+// source_last_non_direct_* is absent, not null, while every touch was direct: there is
+// nothing downstream to clear.
 func Traits(s Summary) map[string]any {
 	m := make(map[string]any, 3*maxTouchKeys)
-	putTouch(m, firstKeys, s.First)
-	putTouch(m, lastKeys, s.Last)
-	putTouch(m, lastNonDirectKeys, s.LastNonDirect)
+	putTouchTraits(m, firstKeys, s.First)
+	putTouchTraits(m, lastKeys, s.Last)
+	putTouchTraits(m, lastNonDirectKeys, s.LastNonDirect)
 	return m
 }
 
-func putTouch(m map[string]any, k *touchKeys, t *Touch) {
+func putTouchTraits(m map[string]any, k *touchKeys, t *Touch) {
 	if t == nil {
 		return
 	}
+	for _, key := range k.desc {
+		m[key] = nil
+	}
+	m[k.timestamp], m[k.url], m[k.referrer] = nil, nil, nil
 	putDescription(m, k, &t.Description)
 	// A zero time means the touch was stored without one; "0001-01-01" would read as a
-	// real, very early first touch in every downstream tool, so leave it out.
+	// real, very early first touch in every downstream tool, so it stays null.
 	if !t.Timestamp.IsZero() {
 		m[k.timestamp] = FormatTimestamp(t.Timestamp)
 	}

@@ -68,7 +68,11 @@ func TestTraits(t *testing.T) {
 		"source_last_non_direct_url":               "https://shop.example/?utm_source=newsletter",
 		"source_last_non_direct_referrer":          "https://mail.google.com/",
 	}
-	got := Traits(s)
+	all := Traits(s)
+	if len(all) != 3*maxTouchKeys {
+		t.Errorf("got %d traits, want every key of the three touches (%d)", len(all), 3*maxTouchKeys)
+	}
+	got := nonNull(all)
 	if !maps.Equal(got, want) {
 		for _, k := range slices.Sorted(maps.Keys(want)) {
 			if got[k] != want[k] {
@@ -118,15 +122,55 @@ func TestTraitsEmpty(t *testing.T) {
 	}
 }
 
-func TestTraitsOmitZeroTimestampAndEmptyStrings(t *testing.T) {
+// nonNull is traits without the keys sent as null.
+func nonNull(traits map[string]any) map[string]any {
+	m := make(map[string]any, len(traits))
+	for k, v := range traits {
+		if v != nil {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func TestTraitsSendNullForWhatATouchLacks(t *testing.T) {
 	got := Traits(Summary{First: &Touch{Description: search("google")}})
 	want := map[string]any{
 		"source_first_referrer_type":   "search",
 		"source_first_referrer_engine": "google",
 		"source_first_channel":         "Organic Search",
 	}
-	if !maps.Equal(got, want) {
-		t.Errorf("Traits = %v, want %v", got, want)
+	if !maps.Equal(nonNull(got), want) {
+		t.Errorf("Traits = %v, want %v", nonNull(got), want)
+	}
+	// A zero timestamp is null, never "0001-01-01".
+	for _, k := range []string{"source_first_timestamp", "source_first_url", "source_first_referrer", "source_first_campaign_term"} {
+		if v, ok := got[k]; !ok || v != nil {
+			t.Errorf("%s = %v (present %v), want null", k, v, ok)
+		}
+	}
+}
+
+// Segment merges traits, so a last touch that lacks what the previous one had must clear
+// it: a campaign term left behind would describe a visit that never happened.
+func TestTraitsClearWhatThePreviousLastTouchHad(t *testing.T) {
+	paid := touchAt("a", 0, newsletter())
+	paid.Description.Campaign.Term = "crm"
+	before := Traits(Summarize([]Touch{paid}))
+	if before["source_last_campaign_term"] != "crm" {
+		t.Fatalf("source_last_campaign_term = %v, want crm", before["source_last_campaign_term"])
+	}
+	after := Traits(Summarize([]Touch{paid, touchAt("b", time.Hour, search("google"))}))
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			t.Errorf("%s was sent before and is missing now: Segment would keep its old value", k)
+		}
+	}
+	if v, ok := after["source_last_campaign_term"]; !ok || v != nil {
+		t.Errorf("source_last_campaign_term = %v (present %v), want null", v, ok)
+	}
+	if after["source_first_campaign_term"] != "crm" {
+		t.Errorf("source_first_campaign_term = %v, want crm", after["source_first_campaign_term"])
 	}
 }
 

@@ -69,7 +69,10 @@ func TestIdentifySendsFlattenedFirstAndLastTraits(t *testing.T) {
 	for k, v := range want {
 		assert.Equal(t, v, m.Traits[k], k)
 	}
-	assert.NotContains(t, m.Traits, "source_last_referrer", "empty values are left out")
+	// Segment merges traits: what the last touch lacks is sent as null, so it clears
+	// whatever an earlier last touch left downstream.
+	assert.Contains(t, m.Traits, "source_last_referrer")
+	assert.Nil(t, m.Traits["source_last_referrer"], "a direct visit has no referrer")
 	assert.Equal(t, m.Traits, out.Sent[0].Traits, "the answer shows exactly what was sent")
 
 	// The answer's messageId is the one attribution defines for these touches.
