@@ -1,8 +1,6 @@
 package segment
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -88,14 +86,10 @@ func encode(m Message) ([]byte, error) {
 	case m.Type == TypeTrack && m.Event == "":
 		return nil, fmt.Errorf("%w %q: track without event name", ErrInvalidMessage, m.MessageID)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// URLs are common in our traits; escaping & < > would cost 6 bytes each for nothing.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
+	raw, err := marshal(m)
+	if err != nil {
 		return nil, fmt.Errorf("%w %q: marshal: %w", ErrInvalidMessage, m.MessageID, err)
 	}
-	raw := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if len(raw) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w %q: %d bytes, over the %d-byte message limit",
 			ErrInvalidMessage, m.MessageID, len(raw), MaxMessageBytes)

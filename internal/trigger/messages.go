@@ -21,25 +21,36 @@ const (
 // the person as of that touch, and a deterministic message (same touches, same bytes)
 // is what makes re-triggering harmless. The messageId already changes exactly when the
 // traits do (attribution.IdentifyMessageID).
+//
+// Overlong values (page URLs have no limit of their own) are shortened to fit Segment's
+// message limit (segment.Fit). The messageId hashes the full traits: the shortening is a
+// function of them, so the id still changes whenever what is sent does.
 func Identify(userID string, touches []attribution.Touch) (segment.Message, bool) {
 	if len(touches) == 0 {
 		return segment.Message{}, false
 	}
 	s := attribution.Summarize(touches)
-	return segment.Identify(attribution.IdentifyMessageID(userID, s), userID, attribution.Traits(s), s.Last.Timestamp), true
+	m := segment.Identify(attribution.IdentifyMessageID(userID, s), userID, attribution.Traits(s), s.Last.Timestamp)
+	segment.Fit(&m)
+	return m, true
 }
 
 // UserTrack is the track call of one of userID's touches: userId plus the anonymousId
 // the touch was recorded under, so Segment can link the two as well.
 func UserTrack(userID, event string, t attribution.Touch) segment.Message {
-	return segment.Track(attribution.TrackMessageID(UserKind+userID, t), userID, t.AnonymousID, event,
+	m := segment.Track(attribution.TrackMessageID(UserKind+userID, t), userID, t.AnonymousID, event,
 		attribution.TrackProperties(t), t.Timestamp)
+	segment.Fit(&m)
+	return m
 }
 
 // AnonymousTrack is the track call of one of anonymousID's touches. It carries the
 // anonymousId only, even when the touch's page event had a userId: the route names an
-// anonymous visitor, and the user's own tracks come from the user route.
+// anonymous visitor, and the user's own tracks come from the user route. Like every
+// message built here, it is shortened to fit Segment's limit when it must be.
 func AnonymousTrack(anonymousID, event string, t attribution.Touch) segment.Message {
-	return segment.Track(attribution.TrackMessageID(AnonymousKind+anonymousID, t), "", anonymousID, event,
+	m := segment.Track(attribution.TrackMessageID(AnonymousKind+anonymousID, t), "", anonymousID, event,
 		attribution.TrackProperties(t), t.Timestamp)
+	segment.Fit(&m)
+	return m
 }

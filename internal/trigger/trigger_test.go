@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -348,4 +349,38 @@ func TestATouchFoundUnderTwoIDsIsSentOnce(t *testing.T) {
 		ids = append(ids, tc.MessageID)
 	}
 	assert.Equal(t, []string{"p1", "p2", "p3"}, ids, "oldest first, each once")
+}
+
+// A page URL can be far longer than Segment's 32 KB message limit allows three times over
+// (the webhook stores events up to DynamoDB's 400 KB). The messages must still be sent,
+// with the longest values shortened, rather than refused for every push, forever.
+func TestOversizedTouchValuesAreShortenedToFitSegmentsLimit(t *testing.T) {
+	e := newEnv(t)
+	long := search("p1", "anon-a", "u-1", 0)
+	long.URL = "https://acme.io/landing?ref=" + strings.Repeat("x", 40_000)
+	long.Referrer = "https://www.google.com/search?q=" + strings.Repeat("é", 10_000)
+	e.put(long, newsletter("p2", "anon-a", "u-1", time.Hour))
+
+	for _, path := range []string{trigger.IdentifyUserPath, trigger.TrackUserPath} {
+		status, out := call(t, e.h, path, "u-1")
+		if !assert.Equal(t, http.StatusOK, status, path) {
+			for _, f := range out.Failed {
+				t.Logf("%s: not sent: %s", path, f.Error)
+			}
+		}
+	}
+	var identify map[string]any
+	for _, m := range e.fake.Messages() {
+		assert.LessOrEqual(t, len(m.Raw), segment.MaxMessageBytes)
+		assert.True(t, utf8.Valid(m.Raw), "%s %s was cut inside a character", m.Type, m.MessageID)
+		if m.Type == "identify" {
+			identify = m.Traits
+		}
+	}
+	require.NotNil(t, identify, "the identify reached Segment")
+	url, _ := identify["source_first_url"].(string)
+	assert.True(t, strings.HasPrefix(url, "https://acme.io/landing?ref=xxx"), "the start of a long URL is kept: %.60s", url)
+	assert.True(t, strings.HasSuffix(url, "…"), "a shortened value says so")
+	assert.Equal(t, "newsletter", identify["source_last_campaign_source"], "short values are untouched")
+	assert.Equal(t, "https://acme.io/?utm_source=newsletter&utm_medium=email&utm_campaign=spring", identify["source_last_url"])
 }

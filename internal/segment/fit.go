@@ -1,0 +1,99 @@
+package segment
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// Ellipsis ends a value Fit shortened, so whoever reads it downstream knows it was.
+const Ellipsis = "…"
+
+// Fit shortens the longest string values of m's traits and properties just enough for m
+// to fit Segment's per-message limit, and reports whether it changed anything. Page URLs
+// have no length limit of their own, and an identify carries several (first, last and
+// last non-direct touch, each with url and referrer); refusing such a message would fail
+// every push for that person, forever.
+//
+// Every value longer than one cap is cut to it at a character boundary and ends with
+// Ellipsis; the cap is the largest that fits, found by bisection, so short values are
+// never touched and the result depends only on m. When even empty values would not fit
+// (ids near their own limits), m is left as it is and encoding refuses it with a reason.
+func Fit(m *Message) bool {
+	size, err := marshalledSize(*m)
+	if err != nil || size <= MaxMessageBytes {
+		return false
+	}
+	type field struct {
+		values map[string]any
+		key    string
+		value  string
+	}
+	var fields []field
+	longest := 0
+	for _, values := range []map[string]any{m.Traits, m.Properties} {
+		for k, v := range values {
+			if s, ok := v.(string); ok {
+				fields = append(fields, field{values, k, s})
+				longest = max(longest, len(s))
+			}
+		}
+	}
+	apply := func(limit int) {
+		for _, f := range fields {
+			f.values[f.key] = shorten(f.value, limit)
+		}
+	}
+	fits := func(limit int) bool {
+		apply(limit)
+		size, err := marshalledSize(*m)
+		return err == nil && size <= MaxMessageBytes
+	}
+	if !fits(0) {
+		apply(longest) // restores every value
+		return false
+	}
+	// Invariant: cap lo fits, cap hi does not.
+	lo, hi := 0, longest
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	apply(lo)
+	return true
+}
+
+// shorten cuts s to at most limit bytes plus Ellipsis, at a character boundary; a value
+// within the limit is returned as is.
+func shorten(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + Ellipsis
+}
+
+// marshalledSize is the size of m as encode sends it.
+func marshalledSize(m Message) (int, error) {
+	raw, err := marshal(m)
+	return len(raw), err
+}
+
+// marshal is m as sent: JSON without HTML escaping (URLs are common in our traits, and
+// escaping & < > would cost 6 bytes each for nothing) and without a trailing newline.
+func marshal(m Message) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
