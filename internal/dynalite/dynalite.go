@@ -3,16 +3,17 @@
 package dynalite
 
 import (
+	"bufio"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -49,14 +50,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if _, err := os.Stat(index); err != nil {
 		return nil, fmt.Errorf("dynalite is not installed at %s: run `npm ci` in %s (make test and make run do it)", index, root)
 	}
-	port := o.Port
-	if port == 0 {
-		var err error
-		if port, err = freePort(); err != nil {
-			return nil, err
-		}
-	}
-	opts := map[string]any{"host": "127.0.0.1", "port": port, "createTableMs": 0, "deleteTableMs": 0, "updateTableMs": 0}
+	// Port 0 lets node pick a free port and tell us which: choosing one here and handing it
+	// over would leave a window in which another process (a parallel test binary's
+	// dynalite, or any outgoing connection) could take it.
+	opts := map[string]any{"host": "127.0.0.1", "port": o.Port, "createTableMs": 0, "deleteTableMs": 0, "updateTableMs": 0}
 	if o.Path != "" {
 		if err := os.MkdirAll(o.Path, 0o755); err != nil {
 			return nil, fmt.Errorf("create dynalite data dir: %w", err)
@@ -67,39 +64,53 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode dynalite options: %w", err)
 	}
-	// The last two arguments reach the script as process.argv.slice(-2).
-	cmd := exec.Command("node", "-e", launchJS, "--", index, string(optsJSON))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	// Kill dynalite with us even when we die without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	portR, portW, err := os.Pipe()
+	if err != nil {
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
-	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan struct{})}
+	defer portR.Close()
+	// The last two arguments reach the script as process.argv.slice(-2); it writes the
+	// port it listens on to file descriptor 3.
+	cmd := exec.Command("node", "-e", launchJS, "--", index, string(optsJSON))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.ExtraFiles = []*os.File{portW}
+	// Kill dynalite with us even when we die without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	err = cmd.Start()
+	portW.Close() // the child holds its own copy; EOF on portR now means it is gone
+	if err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
+	s := &Server{cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		s.err = cmd.Wait()
 		close(s.exited)
 	}()
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return s, nil
+	ports := make(chan int, 1)
+	go func() {
+		line, _ := bufio.NewReader(portR).ReadString('\n')
+		port, _ := strconv.Atoi(strings.TrimSpace(line))
+		ports <- port
+	}()
+	select {
+	case port := <-ports:
+		if port <= 0 {
+			select {
+			case <-s.exited:
+			case <-time.After(3 * time.Second):
+				s.Stop()
+			}
+			return nil, fmt.Errorf("dynalite exited before listening (its output is above): %v", s.Err())
 		}
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("dynalite exited before listening on port %d: %v", port, s.err)
-		case <-ctx.Done():
-			s.Stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("dynalite did not listen on port %d within 20s", port)
-		}
+		s.Endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
+		return s, nil
+	case <-ctx.Done():
+		s.Stop()
+		return nil, ctx.Err()
+	case <-time.After(20 * time.Second):
+		s.Stop()
+		return nil, errors.New("dynalite did not start listening within 20s")
 	}
 }
 
@@ -149,13 +160,4 @@ func FindRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,4 +50,28 @@ func TestSurvivesClientHangingUpMidRequest(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	// Unsigned, so dynalite refuses it, but with an answer: the server is alive.
 	require.NotZero(t, res.StatusCode, string(body))
+}
+
+func TestPortInUseIsAClearError(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = Start(ctx, Options{Port: l.Addr().(*net.TCPAddr).Port})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exited before listening")
+}
+
+func TestEachStartGetsItsOwnServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seen := map[string]bool{}
+	for range 3 {
+		s, err := Start(ctx, Options{})
+		require.NoError(t, err)
+		defer s.Stop()
+		assert.False(t, seen[s.Endpoint], "two servers on %s", s.Endpoint)
+		seen[s.Endpoint] = true
+	}
 }

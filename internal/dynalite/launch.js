@@ -20,5 +20,7 @@ process.on('uncaughtException', (err) => {
 const server = require(indexPath)(options)
 server.listen(options.port, options.host, () => {
   const { port } = server.address()
+  // File descriptor 3 is how the Go side learns the port node picked.
+  require('fs').writeSync(3, `${port}\n`)
   console.error(`dynalite listening at http://${options.host}:${port}`)
 })
