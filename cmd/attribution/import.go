@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,10 +63,10 @@ func runImport(ctx context.Context, args []string) error {
 		}
 		sources = append(sources, src)
 	}
-	if *rejectsPath == "" {
-		*rejectsPath = filepath.Join(*dataDir, "import-rejects-"+time.Now().UTC().Format("20060102T150405Z")+".jsonl")
-	}
 	rejects := &lazyFile{path: *rejectsPath}
+	if *rejectsPath == "" {
+		rejects = &lazyFile{path: filepath.Join(*dataDir, "import-rejects-"+time.Now().UTC().Format("20060102T150405Z")+".jsonl"), fresh: true}
+	}
 	defer rejects.Close()
 
 	db, err := store.NewClient(ctx, store.ClientOptions{Region: cfg.Region, Endpoint: cfg.DynamoDBEndpoint, MaxConns: 4 * max(*workers, 1)})
@@ -166,10 +167,13 @@ func (p *progressPrinter) finish() {
 }
 
 // lazyFile creates the rejects file on the first reject, so clean imports leave none.
+// A path the operator chose is appended to; a default one (fresh) is never reused, so
+// each run's rejects stay apart even when two runs start in the same second.
 type lazyFile struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
+	path  string
+	fresh bool
+	mu    sync.Mutex
+	f     *os.File
 }
 
 func (l *lazyFile) Write(b []byte) (int, error) {
@@ -179,13 +183,34 @@ func (l *lazyFile) Write(b []byte) (int, error) {
 		if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
 			return 0, fmt.Errorf("create rejects directory: %w", err)
 		}
-		f, err := os.OpenFile(l.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		f, err := l.open()
 		if err != nil {
 			return 0, fmt.Errorf("open rejects file: %w", err)
 		}
 		l.f = f
 	}
 	return l.f.Write(b)
+}
+
+func (l *lazyFile) open() (*os.File, error) {
+	if !l.fresh {
+		return os.OpenFile(l.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	}
+	base := strings.TrimSuffix(l.path, ".jsonl")
+	for n := 1; ; n++ {
+		path := base + ".jsonl"
+		if n > 1 {
+			path = fmt.Sprintf("%s-%d.jsonl", base, n)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if errors.Is(err, fs.ErrExist) && n < 1000 {
+			continue
+		}
+		if err == nil {
+			l.path = path
+		}
+		return f, err
+	}
 }
 
 func (l *lazyFile) Close() error {

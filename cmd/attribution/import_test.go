@@ -49,6 +49,21 @@ func TestImportCommand(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"line":3`)
 
+	// A second run, most likely in the same second, gets its own rejects file.
+	out, err = captureStdout(t, func() error {
+		return runImport(context.Background(), []string{"--data", dir, "--json", path})
+	})
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(out, &sum), string(out))
+	rejects, _ = filepath.Glob(filepath.Join(dir, "import-rejects-*.jsonl"))
+	require.Len(t, rejects, 2, "each run keeps its own rejects")
+	for _, r := range rejects {
+		b, err := os.ReadFile(r)
+		require.NoError(t, err)
+		assert.Equal(t, 1, bytes.Count(b, []byte("\n")), "%s holds one run's reject", r)
+	}
+	assert.Contains(t, rejects, sum["rejectsFile"])
+
 	_, err = captureStdout(t, func() error {
 		return runImport(context.Background(), []string{"--data", dir, "--no-derive", "--rejects", filepath.Join(dir, "r.jsonl"), path})
 	})
