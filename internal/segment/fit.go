@@ -3,11 +3,9 @@ package segment
 import (
 	"bytes"
 	"encoding/json"
-	"unicode/utf8"
-)
 
-// Ellipsis ends a value Fit shortened, so whoever reads it downstream knows it was.
-const Ellipsis = "…"
+	"github.com/attribution-dev/attribution/internal/clip"
+)
 
 // Fit shortens the longest string values of m's traits and properties just enough for m
 // to fit Segment's per-message limit, and reports whether it changed anything. Page URLs
@@ -16,7 +14,7 @@ const Ellipsis = "…"
 // every push for that person, forever.
 //
 // Every value longer than one cap is cut to it at a character boundary and ends with
-// Ellipsis; the cap is the largest that fits, found by bisection, so short values are
+// clip.Ellipsis; the cap is the largest that fits, found by bisection, so short values are
 // never touched and the result depends only on m. When even empty values would not fit
 // (ids near their own limits), m is left as it is and encoding refuses it with a reason.
 func Fit(m *Message) bool {
@@ -41,7 +39,7 @@ func Fit(m *Message) bool {
 	}
 	apply := func(limit int) {
 		for _, f := range fields {
-			f.values[f.key] = shorten(f.value, limit)
+			f.values[f.key] = clip.String(f.value, limit)
 		}
 	}
 	fits := func(limit int) bool {
@@ -65,19 +63,6 @@ func Fit(m *Message) bool {
 	}
 	apply(lo)
 	return true
-}
-
-// shorten cuts s to at most limit bytes plus Ellipsis, at a character boundary; a value
-// within the limit is returned as is.
-func shorten(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + Ellipsis
 }
 
 // marshalledSize is the size of m as encode sends it.

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/attribution-dev/attribution/internal/clip"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -37,7 +38,7 @@ func TestFitShortensTheLongestValuesJustEnough(t *testing.T) {
 
 	for _, k := range []string{"source_first_url", "source_first_referrer"} {
 		s := m.Traits[k].(string)
-		assert.True(t, strings.HasSuffix(s, Ellipsis), "%s says it was shortened", k)
+		assert.True(t, strings.HasSuffix(s, clip.Ellipsis), "%s says it was shortened", k)
 		assert.True(t, utf8.ValidString(s), "%s was cut inside a character", k)
 	}
 	assert.True(t, strings.HasPrefix(m.Traits["source_first_url"].(string), "https://acme.io/?ref=xxx"))
