@@ -141,7 +141,7 @@ func (h *Handler) Touch(ctx context.Context, ev event.Event) (*attribution.Touch
 		URL:         ev.URL,
 		Referrer:    ev.Referrer,
 		Description: d,
-	}
+	}.Clipped()
 	if err := h.Touches.Put(ctx, t); err != nil {
 		return nil, fmt.Errorf("detect touch of %s: %w", ev.MessageID, err)
 	}

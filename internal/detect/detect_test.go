@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/clip"
 	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/detect"
 	"github.com/attribution-dev/attribution/internal/event"
@@ -86,4 +88,32 @@ func TestStorageFailureReportsTheRecordAndWhatFollows(t *testing.T) {
 		ids = append(ids, f.ItemIdentifier)
 	}
 	assert.Equal(t, []string{"1", "2"}, ids, "reported by sequence number, from the first failure on")
+}
+
+// The webhook stores page events up to DynamoDB's 400 KB item limit, and a touch repeats
+// its URL and referrer in the description (an email or link touch keeps both as from and
+// link). Stored whole, such a touch is over the limit on every delivery: the record
+// would fail until the stream gives up on it.
+func TestAnOverlongURLStillMakesATouch(t *testing.T) {
+	db, tables := dbtest.New(t)
+	evs, touches := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
+	h := &detect.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: touches, Log: quiet}
+
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	long := "https://acme.io/?utm_source=newsletter&utm_medium=email&utm_term=" + strings.Repeat("t", 150_000)
+	p := page("p1", at, long, "https://blog.example.org/"+strings.Repeat("r", 150_000))
+	resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{record(t, "1", p)}})
+	require.NoError(t, err)
+	require.Empty(t, resp.BatchItemFailures)
+
+	got, err := touches.ByVisitor(context.Background(), "a1")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	tc := got[0]
+	assert.Equal(t, "newsletter", tc.Description.Campaign.Source, "detection saw the whole URL")
+	assert.True(t, strings.HasPrefix(tc.URL, "https://acme.io/?utm_source=newsletter"))
+	assert.LessOrEqual(t, len(tc.URL), attribution.MaxTouchValueBytes+len(clip.Ellipsis))
+	assert.True(t, strings.HasSuffix(tc.URL, clip.Ellipsis))
+	assert.LessOrEqual(t, len(tc.Referrer), attribution.MaxTouchValueBytes+len(clip.Ellipsis))
+	assert.LessOrEqual(t, len(tc.Description.Campaign.Term), attribution.MaxTouchValueBytes+len(clip.Ellipsis))
 }
