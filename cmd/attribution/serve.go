@@ -101,6 +101,14 @@ func runServe(ctx context.Context, args []string) error {
 		// Serving on would answer every event with 503; stop where the cause is visible.
 		log.Error("dynalite stopped on its own; shutting down")
 		_ = srv.Close()
+		// Queued records cannot be derived without a database; Close says how many are
+		// left (the stream's failure file keeps those it gave up on), so the operator
+		// knows to re-derive them.
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := stack.Stream.Close(sctx); err != nil {
+			log.Error("stream records still queued at shutdown", "err", err)
+		}
 		return errors.New("dynalite exited while serving; its output is above")
 	case <-ctx.Done():
 	}

@@ -112,7 +112,19 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) (*
 // when the page view continues a visit or is internal). It reads only what happened
 // before the event, so handling the same event again gives the same answer.
 func (h *Handler) Touch(ctx context.Context, ev event.Event) (*attribution.Touch, error) {
-	d := h.Detector.Detect(ev.URL, ev.Referrer)
+	// Detection reads the whole URL; what is stored and compared is clipped the same way
+	// (attribution.Touch.Clipped), or a fresh description with an overlong utm value
+	// would never equal the stored one and every reload would count as a new touch.
+	t := attribution.Touch{
+		MessageID:   ev.MessageID,
+		AnonymousID: ev.AnonymousID,
+		UserID:      ev.UserID,
+		Timestamp:   ev.Timestamp,
+		URL:         ev.URL,
+		Referrer:    ev.Referrer,
+		Description: h.Detector.Detect(ev.URL, ev.Referrer),
+	}.Clipped()
+	d := t.Description
 	if d.Referrer.Type == source.TypeInternal {
 		return nil, nil
 	}
@@ -133,15 +145,6 @@ func (h *Handler) Touch(ctx context.Context, ev event.Event) (*attribution.Touch
 	if !source.IsNewTouch(d, ev.Timestamp.Sub(prev), hasPrev, latestDesc) {
 		return nil, nil
 	}
-	t := attribution.Touch{
-		MessageID:   ev.MessageID,
-		AnonymousID: ev.AnonymousID,
-		UserID:      ev.UserID,
-		Timestamp:   ev.Timestamp,
-		URL:         ev.URL,
-		Referrer:    ev.Referrer,
-		Description: d,
-	}.Clipped()
 	if err := h.Touches.Put(ctx, t); err != nil {
 		return nil, fmt.Errorf("detect touch of %s: %w", ev.MessageID, err)
 	}

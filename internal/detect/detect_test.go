@@ -117,3 +117,24 @@ func TestAnOverlongURLStillMakesATouch(t *testing.T) {
 	assert.LessOrEqual(t, len(tc.Referrer), attribution.MaxTouchValueBytes+len(clip.Ellipsis))
 	assert.LessOrEqual(t, len(tc.Description.Campaign.Term), attribution.MaxTouchValueBytes+len(clip.Ellipsis))
 }
+
+// A reload of a page whose URL carries an overlong utm value continues the visit: the
+// fresh description is compared clipped, as the stored one is.
+func TestReloadingAnOverlongCampaignURLIsOneTouch(t *testing.T) {
+	db, tables := dbtest.New(t)
+	evs, touches := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
+	h := &detect.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: touches, Log: quiet}
+
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	long := "https://acme.io/?utm_source=newsletter&utm_medium=email&utm_term=" + strings.Repeat("t", 20_000)
+	for i, p := range []event.Event{page("p1", at, long, "https://mail.google.com/"), page("p2", at.Add(time.Minute), long, "https://mail.google.com/")} {
+		_, err := evs.Put(context.Background(), p)
+		require.NoError(t, err)
+		resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{record(t, string(rune('1'+i)), p)}})
+		require.NoError(t, err)
+		require.Empty(t, resp.BatchItemFailures)
+	}
+	got, err := touches.ByVisitor(context.Background(), "a1")
+	require.NoError(t, err)
+	assert.Equal(t, 1, len(got), "the reload continues the visit")
+}
