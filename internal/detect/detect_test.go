@@ -38,6 +38,14 @@ func page(id string, at time.Time, url, referrer string) event.Event {
 	return event.Event{MessageID: id, Type: event.TypePage, AnonymousID: "a1", Timestamp: at, TimestampSource: event.FromTimestamp, URL: url, Referrer: referrer, Raw: []byte(`{}`)}
 }
 
+// newHandler is a detect handler over fresh tables.
+func newHandler(t *testing.T) (*detect.Handler, *store.Events, *store.Touches) {
+	t.Helper()
+	db, tables := dbtest.New(t)
+	evs, touches := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
+	return &detect.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: touches, Log: quiet}, evs, touches
+}
+
 func TestRedeliveredBatchStoresEachTouchOnce(t *testing.T) {
 	db, tables := dbtest.New(t)
 	evs, touches := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
@@ -95,10 +103,7 @@ func TestStorageFailureReportsTheRecordAndWhatFollows(t *testing.T) {
 // link). Stored whole, such a touch is over the limit on every delivery: the record
 // would fail until the stream gives up on it.
 func TestAnOverlongURLStillMakesATouch(t *testing.T) {
-	db, tables := dbtest.New(t)
-	evs, touches := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
-	h := &detect.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: touches, Log: quiet}
-
+	h, _, touches := newHandler(t)
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	long := "https://acme.io/?utm_source=newsletter&utm_medium=email&utm_term=" + strings.Repeat("t", 150_000)
 	p := page("p1", at, long, "https://blog.example.org/"+strings.Repeat("r", 150_000))
@@ -121,10 +126,7 @@ func TestAnOverlongURLStillMakesATouch(t *testing.T) {
 // A reload of a page whose URL carries an overlong utm value continues the visit: the
 // fresh description is compared clipped, as the stored one is.
 func TestReloadingAnOverlongCampaignURLIsOneTouch(t *testing.T) {
-	db, tables := dbtest.New(t)
-	evs, touches := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
-	h := &detect.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: touches, Log: quiet}
-
+	h, evs, touches := newHandler(t)
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	long := "https://acme.io/?utm_source=newsletter&utm_medium=email&utm_term=" + strings.Repeat("t", 20_000)
 	for i, p := range []event.Event{page("p1", at, long, "https://mail.google.com/"), page("p2", at.Add(time.Minute), long, "https://mail.google.com/")} {
