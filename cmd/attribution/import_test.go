@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,15 +70,14 @@ func TestImportCommand(t *testing.T) {
 }
 
 func TestImportCommandDynamoDBDown(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Setenv("DYNAMODB_ENDPOINT", "http://"+l.Addr().String())
-	require.NoError(t, l.Close())
+	// Port 1 is privileged and unused: connections are refused, and no parallel test's
+	// server can ever be listening there (a just-closed port could be reused).
+	t.Setenv("DYNAMODB_ENDPOINT", "http://127.0.0.1:1")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.jsonl")
 	require.NoError(t, os.WriteFile(path, []byte(archive), 0o600))
 
-	_, err = captureStdout(t, func() error {
+	_, err := captureStdout(t, func() error {
 		return runImport(context.Background(), []string{"--data", dir, "--workers", "1", path})
 	})
 	require.Error(t, err)

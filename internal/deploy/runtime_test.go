@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -321,7 +323,25 @@ func rieBinary(t *testing.T, root string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// startRIE runs bootstrap under the emulator. The emulator only takes fixed addresses, so
+// a port can still be taken between choosing it and the emulator binding it; a start
+// that fails for that reason is retried on fresh ports.
 func startRIE(t *testing.T, rie, dir string, env []string) *emulated {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		fn, output, err := launchRIE(t, rie, dir, env)
+		if err == nil {
+			return fn
+		}
+		if attempt < 5 && strings.Contains(output, "address already in use") {
+			t.Logf("aws-lambda-rie: a port was taken before it could bind; retrying (%v)", err)
+			continue
+		}
+		t.Fatalf("%v:\n%s", err, output)
+	}
+}
+
+func launchRIE(t *testing.T, rie, dir string, env []string) (*emulated, string, error) {
 	t.Helper()
 	addr, runtimeAPI := freeAddr(t), freeAddr(t)
 	log := &syncBuffer{}
@@ -334,7 +354,9 @@ func startRIE(t *testing.T, rie, dir string, env []string) *emulated {
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, cmd.Start())
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start aws-lambda-rie: %w", err)
+	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	var once sync.Once
@@ -349,29 +371,39 @@ func startRIE(t *testing.T, rie, dir string, env []string) *emulated {
 			}
 		})
 	}
+	deadline := time.Now().Add(15 * time.Second)
+	for _, a := range []string{addr, runtimeAPI} {
+		for {
+			conn, err := net.DialTimeout("tcp", a, 200*time.Millisecond)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			select {
+			case <-done:
+				return nil, log.String(), errors.New("aws-lambda-rie exited")
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				stop()
+				return nil, log.String(), fmt.Errorf("aws-lambda-rie did not listen on %s", a)
+			}
+		}
+	}
+	// Something else answering on a port the emulator failed to bind looks the same from
+	// here; the emulator then dies within milliseconds of starting, so wait a moment.
+	select {
+	case <-done:
+		return nil, log.String(), errors.New("aws-lambda-rie exited")
+	case <-time.After(100 * time.Millisecond):
+	}
 	t.Cleanup(func() {
 		stop()
 		if t.Failed() {
 			t.Logf("aws-lambda-rie %s output:\n%s", filepath.Base(dir), log.String())
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			break
-		}
-		select {
-		case <-done:
-			t.Fatalf("aws-lambda-rie exited:\n%s", log.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("aws-lambda-rie did not listen on %s:\n%s", addr, log.String())
-		}
-	}
-	return &emulated{url: "http://" + addr + "/2015-03-31/functions/function/invocations", log: log, stop: stop}
+	return &emulated{url: "http://" + addr + "/2015-03-31/functions/function/invocations", log: log, stop: stop}, "", nil
 }
 
 // invoke posts payload and decodes the function's result into out. A function error
@@ -436,12 +468,39 @@ func (e *emulated) initDuration(t *testing.T) (float64, bool) {
 	return ms, err == nil
 }
 
+// freeAddr picks a port for a server that can only be told a fixed address. It prefers
+// ports below the kernel's ephemeral range, which outgoing connections and port-0
+// listeners (dynalite, the fake Segment) never get, so nothing else in the test run
+// competes for them; startRIE retries the rare collision that remains.
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	low := ephemeralLow()
+	for range 50 {
+		port := 10_000 + rand.IntN(max(low-10_000, 1))
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			addr := l.Addr().String()
+			l.Close()
+			return addr
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// ephemeralLow is the first port the kernel hands out for outgoing connections and
+// port-0 listeners (32768 unless configured otherwise).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32_768
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low <= 10_001 {
+		return 32_768
+	}
+	return low
 }
 
 type syncBuffer struct {

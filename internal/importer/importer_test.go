@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -273,11 +272,9 @@ func TestImportSuppressed(t *testing.T) {
 // TestImportDynamoDBDown: with nothing listening, the import fails with ErrStore after
 // its bounded retries instead of reporting success.
 func TestImportDynamoDBDown(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	endpoint := "http://" + l.Addr().String()
-	require.NoError(t, l.Close())
-	db, err := store.NewClient(context.Background(), store.ClientOptions{Region: "us-east-1", Endpoint: endpoint})
+	// Port 1 is privileged and unused: connections are refused, and no parallel test's
+	// server can ever be listening there (a just-closed port could be reused).
+	db, err := store.NewClient(context.Background(), store.ClientOptions{Region: "us-east-1", Endpoint: "http://127.0.0.1:1"})
 	require.NoError(t, err)
 
 	start := time.Now()
