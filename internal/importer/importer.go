@@ -301,9 +301,8 @@ func (r *run) handleLine(file string, lineNo int64, line []byte, tooLong bool) e
 			continue
 		}
 		item := store.EventItem(it.Event, r.o.Events.Retention)
-		if size := store.ItemSize(item); size > store.MaxItemSize {
-			msg := fmt.Sprintf("event %s is %d bytes as an item; DynamoDB stores at most %d", it.Event.MessageID, size, store.MaxItemSize)
-			if err := r.reject(file, lineNo, index, msg, line); err != nil {
+		if err := store.CheckItemSize(it.Event.MessageID, item); err != nil {
+			if err := r.reject(file, lineNo, index, err.Error(), line); err != nil {
 				return err
 			}
 			continue

@@ -17,6 +17,10 @@ import (
 // measures the webhook's own work (verify, parse, validate, marshal), not the network.
 type itemStore struct{}
 
+func (itemStore) CheckSize(ev event.Event) error {
+	return store.NewEvents(nil, "").CheckSize(ev)
+}
+
 func (itemStore) Put(_ context.Context, ev event.Event) (bool, error) {
 	_ = store.EventItem(ev, 0)
 	return true, nil

@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/parallel"
+	"github.com/attribution-dev/attribution/internal/store"
 )
 
 // MaxBody is the largest body accepted: a full 4,000-event Webhooks (Actions) batch
@@ -30,6 +32,8 @@ const DefaultConcurrency = 64
 // Store keeps events. Put reports whether it stored ev (false: already stored).
 type Store interface {
 	Put(ctx context.Context, ev event.Event) (bool, error)
+	// CheckSize refuses (store.ErrItemTooLarge) an event too large to store.
+	CheckSize(ev event.Event) error
 }
 
 // Suppressor says which events belong to erased people (store.Tombstones is one). It
@@ -95,8 +99,17 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	resp := Response{Received: len(parsed.Items)}
 	var valid []event.Event
 	for _, it := range parsed.Items {
-		if it.Err != nil {
-			resp.Rejected = append(resp.Rejected, Rejected{Index: it.Index, Error: it.Err.Error()})
+		err := it.Err
+		if err == nil {
+			// Checked here, not left to the write: DynamoDB would refuse it on every
+			// retry, and a 503 would have Segment retry the valid events beside it too.
+			err = h.Store.CheckSize(it.Event)
+		}
+		if err != nil {
+			resp.Rejected = append(resp.Rejected, Rejected{Index: it.Index, Error: err.Error()})
+			if !parsed.Batch && errors.Is(err, store.ErrItemTooLarge) {
+				return httpapi.Error(http.StatusRequestEntityTooLarge, err.Error()), nil
+			}
 			continue
 		}
 		valid = append(valid, it.Event)

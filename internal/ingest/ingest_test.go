@@ -247,3 +247,26 @@ func TestFullActionsBatchIsStored(t *testing.T) {
 	assert.EqualValues(t, 4000, out["stored"])
 	assert.Equal(t, 4000, count(t, db, tables.Events))
 }
+
+// An event DynamoDB cannot hold as one item (400 KB) is refused with a reason: answering
+// 503 would have Segment retry it, and the valid events beside it, until it gives up.
+func TestEventTooLargeForDynamoDBIsRefusedAndTheRestStored(t *testing.T) {
+	h, db, tables := newHandler(t, "")
+	big := fmt.Sprintf(`{"type":"track","event":"Big","messageId":"big-1","userId":"u","timestamp":"2026-11-29T10:00:00Z","properties":{"blob":%q}}`,
+		strings.Repeat("b", 450_000))
+
+	status, out := post(t, h, []byte(big), nil)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, status)
+	assert.Contains(t, out["error"], "big-1")
+	assert.Contains(t, out["error"], "400 KB")
+
+	body := `{"batch":[` + pageEvent(1) + `,` + big + `,` + pageEvent(2) + `]}`
+	status, out = post(t, h, []byte(body), nil)
+	require.Equal(t, http.StatusOK, status, out["error"])
+	assert.EqualValues(t, 2, out["stored"])
+	rejected := out["rejected"].([]any)
+	require.Len(t, rejected, 1)
+	assert.EqualValues(t, 1, rejected[0].(map[string]any)["index"])
+	assert.Contains(t, rejected[0].(map[string]any)["error"], "big-1")
+	assert.Equal(t, 2, count(t, db, tables.Events))
+}

@@ -63,6 +63,34 @@ func (s *Events) Put(ctx context.Context, ev event.Event) (bool, error) {
 	return true, nil
 }
 
+// ErrItemTooLarge means an event, as stored, would exceed DynamoDB's item size limit. No
+// retry can store it, so callers refuse it like any other invalid event.
+var ErrItemTooLarge = errors.New("event too large to store")
+
+// CheckItemSize reports ErrItemTooLarge, naming the event, when item is over the limit.
+func CheckItemSize(messageID string, item map[string]types.AttributeValue) error {
+	if size := ItemSize(item); size > MaxItemSize {
+		return fmt.Errorf("%w: event %s is %d bytes as an item; DynamoDB stores at most %d (400 KB)",
+			ErrItemTooLarge, messageID, size, MaxItemSize)
+	}
+	return nil
+}
+
+// CheckSize reports ErrItemTooLarge when ev cannot be stored as one item. Nearly every
+// event is far below the limit, which a sum of its variable-length fields proves without
+// building the item (a copy of the raw JSON) a second time.
+func (s *Events) CheckSize(ev event.Event) error {
+	// Attribute names and the short fixed-size values (type, time, timestamp source,
+	// flags, expiry) take well under 1 KB.
+	const fixed = 1024
+	bound := fixed + len(ev.Raw) + len(ev.MessageID) + len(ev.AnonymousID) + len(ev.UserID) +
+		len(ev.Name) + len(ev.PreviousID) + len(ev.GroupID) + len(ev.URL) + len(ev.Referrer)
+	if bound <= MaxItemSize {
+		return nil
+	}
+	return CheckItemSize(ev.MessageID, EventItem(ev, s.Retention))
+}
+
 // EventItem is the stored form of an event. It depends only on the event (and the
 // retention), never on when it was received, so replays write identical items.
 func EventItem(ev event.Event, retention time.Duration) map[string]types.AttributeValue {
