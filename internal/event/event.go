@@ -249,10 +249,13 @@ func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999"} {
 		if t, err := time.Parse(layout, s); err == nil {
+			// The range applies in UTC, the form stored: 9999-12-31T23:30:00-01:00 is in
+			// year 10000 there, which stored times cannot be parsed back from.
+			t = t.UTC()
 			if t.Year() < 1970 || t.Year() > 9999 {
 				return time.Time{}, errors.New("year out of range")
 			}
-			return t.UTC(), nil
+			return t, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("parse time %q: not ISO-8601", truncate(s, 40))
