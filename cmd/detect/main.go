@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	env, err := app.Lambda(context.Background(), "EVENTS_TABLE", "TOUCHES_TABLE")
+	env, err := app.Lambda(context.Background(), "EVENTS_TABLE", "TOUCHES_TABLE", "IDENTITIES_TABLE")
 	if err != nil {
 		env.Fatal("start", err)
 	}
@@ -19,6 +19,7 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: env.Log, Realtime: push}
+	h := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: env.Log,
+		Realtime: push, Erased: env.Tombstones().EventErased}
 	lambda.Start(h.Handle)
 }

@@ -140,3 +140,23 @@ func TestReloadingAnOverlongCampaignURLIsOneTouch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, len(got), "the reload continues the visit")
 }
+
+// A page view stored just before its visitor was erased still reaches the consumer,
+// after the erasure deleted their touches: it must not recreate one.
+func TestPageViewsOfErasedVisitorsMakeNoTouch(t *testing.T) {
+	h, evs, touches := newHandler(t)
+	tombs := store.NewTombstones(dbtest.Client(t), dbtest.Tables(t, dbtest.Client(t)).Identities)
+	h.Erased = tombs.EventErased
+	ctx := context.Background()
+	require.NoError(t, tombs.Erase(ctx, "a1"))
+
+	p := page("p1", time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), "https://acme.io/?utm_source=newsletter", "")
+	_, err := evs.Put(ctx, p)
+	require.NoError(t, err)
+	resp, err := h.Handle(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{record(t, "1", p)}})
+	require.NoError(t, err)
+	assert.Empty(t, resp.BatchItemFailures)
+	got, err := touches.ByVisitor(ctx, "a1")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}

@@ -46,6 +46,9 @@ type Handler struct {
 	// bring earlier touches. A user whose push fails fails the batch from the first
 	// record naming them on (stream.ProcessBatchThen); redelivered links are no-ops.
 	Realtime *realtime.Pusher
+	// Erased, when set, says whether an event's person was erased; their identify and
+	// alias events link nothing (store.Tombstones.EventErased). An error fails the record.
+	Erased func(ctx context.Context, ev event.Event) (bool, error)
 }
 
 // ErrUnusable marks an event that can never produce a link; its record is skipped.
@@ -75,6 +78,16 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) ([
 	if err != nil {
 		h.Log.WarnContext(ctx, "skip unreadable stream record", "event_id", rec.EventID, "err", err)
 		return nil, nil
+	}
+	if h.Erased != nil && (ev.Type == event.TypeIdentify || ev.Type == event.TypeAlias) {
+		erased, err := h.Erased(ctx, ev)
+		if err != nil {
+			return nil, fmt.Errorf("check erasure of %s: %w", ev.MessageID, err)
+		}
+		if erased {
+			h.Log.InfoContext(ctx, "skip event of an erased person", "message_id", ev.MessageID)
+			return nil, nil
+		}
 	}
 	err = h.Apply(ctx, ev)
 	if errors.Is(err, ErrUnusable) || errors.Is(err, store.ErrInvalidLink) {

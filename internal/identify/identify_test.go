@@ -206,3 +206,25 @@ func TestAliasMarksPreviousIDAndInheritedLinks(t *testing.T) {
 	assert.Equal(t, store.Link{UserID: "new", AnonymousID: "old", Source: store.LinkAlias, MessageID: "m2",
 		FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour), Aliased: true}, links[1])
 }
+
+// An identify stored just before its person was erased still reaches the consumer,
+// after the erasure deleted the links: it must not recreate them.
+func TestEventsOfErasedPeopleLinkNothing(t *testing.T) {
+	db, tables := dbtest.New(t)
+	ids := store.NewIdentities(db, tables.Identities)
+	tombs := store.NewTombstones(db, tables.Identities)
+	h := &identify.Handler{Identities: ids, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Erased: tombs.EventErased}
+	ctx := context.Background()
+	require.NoError(t, tombs.Erase(ctx, "anon-gone"))
+
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	resp, err := h.Handle(ctx, batch(
+		identifyEvent(t, "i1", "anon-gone", "u1", at),
+		aliasEvent(t, "a1", "anon-gone", "u2", at),
+		identifyEvent(t, "i2", "anon-kept", "u1", at),
+	))
+	require.NoError(t, err)
+	assert.Empty(t, resp.BatchItemFailures)
+	assert.Equal(t, []string{"anon-kept"}, anonymousIDs(t, ids, "u1"), "only the kept device is linked")
+	assert.Empty(t, anonymousIDs(t, ids, "u2"), "an alias naming an erased id links nothing")
+}
