@@ -21,7 +21,7 @@ import (
 
 // PageViews finds a visitor's previous page view (store.Events does).
 type PageViews interface {
-	PreviousPageView(ctx context.Context, anonymousID, userID string, ts time.Time, messageID string) (time.Time, bool, error)
+	PreviousPageView(ctx context.Context, anonymousID, userID string, ts, since time.Time, messageID string) (time.Time, bool, error)
 }
 
 // Touches reads and writes touches (store.Touches does).
@@ -142,7 +142,9 @@ func (h *Handler) Touch(ctx context.Context, ev event.Event) (*attribution.Touch
 	if d.Referrer.Type == source.TypeInternal {
 		return nil, nil
 	}
-	prev, hasPrev, err := h.PageViews.PreviousPageView(ctx, ev.AnonymousID, ev.UserID, ev.Timestamp, ev.MessageID)
+	// Only a page view within the visit timeout changes the answer (source.IsNewTouch),
+	// so none older is looked for.
+	prev, hasPrev, err := h.PageViews.PreviousPageView(ctx, ev.AnonymousID, ev.UserID, ev.Timestamp, ev.Timestamp.Add(-source.VisitTimeout), ev.MessageID)
 	if err != nil {
 		return nil, fmt.Errorf("detect touch of %s: %w", ev.MessageID, err)
 	}

@@ -161,9 +161,12 @@ func EventFromItem(item map[string]types.AttributeValue) (event.Event, error) {
 }
 
 // PreviousPageView returns the time of the visitor's latest page view strictly before
-// (ts, messageID), and whether there is one. It reads the events index rather than any
-// mutable state, so the answer is the same on redelivery and for late arrivals.
-func (s *Events) PreviousPageView(ctx context.Context, anonymousID, userID string, ts time.Time, messageID string) (time.Time, bool, error) {
+// (ts, messageID) and no earlier than since, and whether there is one. It reads the
+// events index rather than any mutable state, so the answer is the same on redelivery
+// and for late arrivals. The lower bound keeps the read proportional to the visitor's
+// recent activity: without it, a first page view after years of track events would
+// page back through all of them, 25 filtered items at a time.
+func (s *Events) PreviousPageView(ctx context.Context, anonymousID, userID string, ts, since time.Time, messageID string) (time.Time, bool, error) {
 	index, keyAttr, key := IndexByAnonymousID, AttrAnonymousID, anonymousID
 	if anonymousID == "" {
 		index, keyAttr, key = IndexByUserID, AttrUserID, userID
@@ -171,16 +174,17 @@ func (s *Events) PreviousPageView(ctx context.Context, anonymousID, userID strin
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
 		IndexName:              aws.String(index),
-		KeyConditionExpression: aws.String("#k = :k AND #t <= :t"),
+		KeyConditionExpression: aws.String("#k = :k AND #t BETWEEN :since AND :t"),
 		FilterExpression:       aws.String("#type = :page AND #id <> :id"),
 		ExpressionAttributeNames: map[string]string{
 			"#k": keyAttr, "#t": AttrTime, "#type": AttrType, "#id": AttrMessageID,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":k":    &types.AttributeValueMemberS{Value: key},
-			":t":    &types.AttributeValueMemberS{Value: ts.UTC().Format(event.TimeLayout)},
-			":page": &types.AttributeValueMemberS{Value: event.TypePage},
-			":id":   &types.AttributeValueMemberS{Value: messageID},
+			":k":     &types.AttributeValueMemberS{Value: key},
+			":t":     &types.AttributeValueMemberS{Value: ts.UTC().Format(event.TimeLayout)},
+			":since": &types.AttributeValueMemberS{Value: since.UTC().Format(event.TimeLayout)},
+			":page":  &types.AttributeValueMemberS{Value: event.TypePage},
+			":id":    &types.AttributeValueMemberS{Value: messageID},
 		},
 		ProjectionExpression: aws.String("#t, #id"),
 		ScanIndexForward:     aws.Bool(false),
