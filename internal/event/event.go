@@ -145,10 +145,11 @@ func fromWire(raw []byte, w *wire) (Event, error) {
 	if ev.AnonymousID == "" && ev.UserID == "" {
 		return Event{}, invalid("anonymousId or userId is required")
 	}
-	for name, v := range map[string]string{"anonymousId": ev.AnonymousID, "userId": ev.UserID} {
-		if len(v) > 1024 {
-			return Event{}, invalid("%s is longer than 1024 bytes", name)
-		}
+	if err := checkIDLength("anonymousId", ev.AnonymousID); err != nil {
+		return Event{}, err
+	}
+	if err := checkIDLength("userId", ev.UserID); err != nil {
+		return Event{}, err
 	}
 
 	switch ev.Type {
@@ -162,6 +163,10 @@ func fromWire(raw []byte, w *wire) (Event, error) {
 		if ev.PreviousID == "" {
 			return Event{}, invalid("previousId is required for alias")
 		}
+		// Stored as an identity key like the other ids, so held to the same limit.
+		if err := checkIDLength("previousId", ev.PreviousID); err != nil {
+			return Event{}, err
+		}
 		if ev.UserID == "" {
 			return Event{}, invalid("userId is required for alias")
 		}
@@ -169,6 +174,9 @@ func fromWire(raw []byte, w *wire) (Event, error) {
 		ev.GroupID = strings.TrimSpace(w.GroupID.value)
 		if ev.GroupID == "" {
 			return Event{}, invalid("groupId is required for group")
+		}
+		if err := checkIDLength("groupId", ev.GroupID); err != nil {
+			return Event{}, err
 		}
 	case TypePage, TypeScreen:
 		if w.Name != nil {
@@ -241,6 +249,17 @@ func eventTime(w *wire) (time.Time, string, error) {
 		}
 	}
 	return time.Time{}, "", invalid("timestamp is required (ISO-8601, e.g. 2026-11-29T14:03:19.123Z)")
+}
+
+// MaxIDLength bounds person and group ids: they become DynamoDB key values (2 KB for a
+// partition key, 1 KB for a sort key), and no real id comes near it.
+const MaxIDLength = 1024
+
+func checkIDLength(name, v string) error {
+	if len(v) > MaxIDLength {
+		return invalid("%s is longer than %d bytes", name, MaxIDLength)
+	}
+	return nil
 }
 
 // ParseTime reads the ISO-8601 forms Segment libraries send: RFC 3339 with or without

@@ -75,6 +75,9 @@ func TestParseRefusesWithTheFieldNamed(t *testing.T) {
 		{"group without groupId", `{"type":"group","userId":"u","timestamp":"2026-01-01T00:00:00Z"}`, "groupId is required"},
 		{"bad timestamp", `{"type":"page","anonymousId":"a","timestamp":"yesterday"}`, "timestamp \"yesterday\" is not an ISO-8601"},
 		{"no time at all", `{"type":"page","anonymousId":"a"}`, "timestamp is required"},
+		{"huge userId", `{"type":"page","userId":"` + strings.Repeat("u", 1025) + `","timestamp":"2026-01-01T00:00:00Z"}`, "userId is longer than 1024"},
+		{"huge previousId", `{"type":"alias","userId":"u","previousId":"` + strings.Repeat("p", 1025) + `","timestamp":"2026-01-01T00:00:00Z"}`, "previousId is longer than 1024"},
+		{"huge groupId", `{"type":"group","userId":"u","groupId":"` + strings.Repeat("g", 1025) + `","timestamp":"2026-01-01T00:00:00Z"}`, "groupId is longer than 1024"},
 		{"huge messageId", `{"type":"page","anonymousId":"a","timestamp":"2026-01-01T00:00:00Z","messageId":"` + strings.Repeat("m", 300) + `"}`, "messageId is longer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -135,15 +135,21 @@ func (h *Handler) alias(ctx context.Context, ev event.Event) error {
 			MessageID: ev.MessageID, FirstSeen: ev.Timestamp, Via: via, Aliased: aliased,
 		}
 	}
-	// The previousId first: if a later step fails, the retry redoes it harmlessly.
-	if err := h.Identities.Put(ctx, link(prev, "", true)); err != nil {
-		return err
+	// The previousId first: if a later step fails, the retry redoes it harmlessly. A
+	// previousId no link can hold (a reserved "#" id) links nothing and has nothing to
+	// inherit, but the device that made the call is still linked.
+	prevErr := h.Identities.Put(ctx, link(prev, "", true))
+	if prevErr != nil && !errors.Is(prevErr, store.ErrInvalidLink) {
+		return prevErr
 	}
 	// The alias event's own anonymousId is the device that made the call.
 	if ev.AnonymousID != "" && ev.AnonymousID != prev {
 		if err := h.Identities.Put(ctx, link(ev.AnonymousID, "", false)); err != nil {
 			return err
 		}
+	}
+	if prevErr != nil {
+		return prevErr // reported as a skipped link; the record is not failed
 	}
 	inherited, err := h.Identities.ByUser(ctx, prev)
 	if err != nil {

@@ -228,3 +228,15 @@ func TestEventsOfErasedPeopleLinkNothing(t *testing.T) {
 	assert.Equal(t, []string{"anon-kept"}, anonymousIDs(t, ids, "u1"), "only the kept device is linked")
 	assert.Empty(t, anonymousIDs(t, ids, "u2"), "an alias naming an erased id links nothing")
 }
+
+// A previousId no link can hold costs only its own link: the device that made the alias
+// call is still linked to the new userId, and the record is not failed.
+func TestAliasWithAReservedPreviousIDStillLinksTheDevice(t *testing.T) {
+	h, ids := newHandler(t)
+	ev := parse(t, map[string]any{"type": "alias", "messageId": "a1", "previousId": "#not-an-id", "userId": "u2",
+		"anonymousId": "dev-1", "timestamp": "2026-05-01T12:00:00Z"})
+	resp, err := h.Handle(context.Background(), batch(ev))
+	require.NoError(t, err)
+	assert.Empty(t, resp.BatchItemFailures)
+	assert.Equal(t, []string{"dev-1"}, anonymousIDs(t, ids, "u2"))
+}
