@@ -214,7 +214,8 @@ func (e *Eraser) exclusive(owners []string, isUser map[string]bool) bool {
 }
 
 // Anonymous erases one anonymous id: its events, its touches and every link to it.
-// The users it was linked to are kept, with their other devices.
+// The users it was linked to are kept, with their other devices. An id some alias named
+// as its previousId is also erased as the userId it may have been.
 func (e *Eraser) Anonymous(ctx context.Context, anonymousID string) (Result, error) {
 	hash := store.IDHash(anonymousID)
 	res := Result{AnonymousID: anonymousID, AnonymousIDs: []string{anonymousID}}
@@ -229,10 +230,26 @@ func (e *Eraser) Anonymous(ctx context.Context, anonymousID string) (Result, err
 	if err != nil {
 		return Result{}, fmt.Errorf("erase anonymous id %s: %w", hash, err)
 	}
+	sources, visitors, touchUsers := []store.EventSource{{ID: anonymousID}}, []string{anonymousID}, []string(nil)
+	formerUser := false
 	for _, l := range links {
 		res.UserIDs = append(res.UserIDs, l.UserID)
+		formerUser = formerUser || l.Aliased
 	}
-	res.Removed, err = e.remove(ctx, []store.EventSource{{ID: anonymousID}}, []string{anonymousID}, nil, links)
+	if formerUser {
+		// An alias's previousId may have been a userId: readers then also take what is
+		// keyed by it as a userId (package people) to be this id's, so that goes too:
+		// its events and touches as a userId, and its own partition of links.
+		sources = append(sources, store.EventSource{ByUser: true, ID: anonymousID})
+		visitors = append(visitors, store.VisitorID("", anonymousID))
+		touchUsers = append(touchUsers, anonymousID)
+		own, err := e.Identities.PartitionRefs(ctx, anonymousID)
+		if err != nil {
+			return Result{}, fmt.Errorf("erase anonymous id %s: %w", hash, err)
+		}
+		links = append(links, own...)
+	}
+	res.Removed, err = e.remove(ctx, sources, visitors, touchUsers, links)
 	if err != nil {
 		return Result{}, fmt.Errorf("erase anonymous id %s: %w", hash, err)
 	}

@@ -366,3 +366,30 @@ func TestEraseLastOwnerOfASharedDeviceErasesIt(t *testing.T) {
 	assert.Nil(t, out["sharedAnonymousIds"])
 	assert.Empty(t, e.scanFor(append(aliceIDs, "bob", "family-pc")...))
 }
+
+// An alias's previousId may have been a userId ("old-alice" was Alice's before she
+// renamed). Erasing it as an anonymous id erases what was keyed by it as a userId too.
+func TestEraseAnAliasedPreviousIDAsAnonymousID(t *testing.T) {
+	e := newPrivacyEnv(t)
+	seedPeople(e)
+
+	status, out := e.do(http.MethodDelete, "/api/anonymous/old-alice", privacyKey)
+	require.Equal(t, http.StatusOK, status, out)
+	assert.Contains(t, out["userIds"], alice)
+
+	ctx := context.Background()
+	evs := store.NewEvents(e.db, e.tables.Events)
+	ids, err := evs.MessageIDs(ctx, store.EventSource{ByUser: true, ID: "old-alice"})
+	require.NoError(t, err)
+	assert.Empty(t, ids, "a2 (identify) and a3 (server-side page) carried old-alice as their userId")
+	touches, err := store.NewTouches(e.db, e.tables.Touches).ByVisitor(ctx, store.VisitorID("", "old-alice"))
+	require.NoError(t, err)
+	assert.Empty(t, touches, "the server-side page's touch")
+	links, err := store.NewIdentities(e.db, e.tables.Identities).ByUser(ctx, "old-alice")
+	require.NoError(t, err)
+	assert.Empty(t, links, "old-alice's own link to the tablet")
+
+	status, alice := e.do(http.MethodGet, "/api/user/"+url.PathEscape(alice), privacyKey)
+	require.Equal(t, http.StatusOK, status, alice)
+	assert.Contains(t, alice["anonymousIds"], "laptop", "Alice herself is kept")
+}
