@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/realtime"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -155,13 +156,16 @@ func (h *Handler) alias(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return err
 	}
-	for _, l := range inherited {
+	// Each Put is two or three conditional writes; a previousId with thousands of links
+	// (a junk id many devices sent) would otherwise outlast the Lambda on every retry.
+	return parallel.Each(ctx, len(inherited), inheritWorkers, func(ctx context.Context, i int) error {
+		l := inherited[i]
 		if l.AnonymousID == user {
-			continue // a link back to the new userId itself: nothing to inherit
+			return nil // a link back to the new userId itself: nothing to inherit
 		}
-		if err := h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased)); err != nil {
-			return err
-		}
-	}
-	return nil
+		return h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased))
+	})
 }
+
+// inheritWorkers bounds the links an alias copies at once.
+const inheritWorkers = 16
