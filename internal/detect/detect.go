@@ -36,10 +36,9 @@ type Handler struct {
 	PageViews PageViews
 	Touches   Touches
 	Log       *slog.Logger
-	// Erased, when set, says whether a page event's person was erased; their events are
-	// skipped (store.Tombstones.EventErased). An error fails the record: deriving an
-	// erased person's touch is worse than a retry.
-	Erased func(ctx context.Context, ev event.Event) (bool, error)
+	// Erased, when set, says whether a page event's person was erased; their events
+	// are skipped.
+	Erased stream.ErasedCheck
 	// OnTouch, when set, is called after each new touch is stored (real-time attribution).
 	// Its error fails the record, so the stream redelivers it; storing the touch again is
 	// a no-op.
@@ -100,15 +99,8 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) (*
 	if ev.Type != event.TypePage {
 		return nil, nil
 	}
-	if h.Erased != nil {
-		erased, err := h.Erased(ctx, ev)
-		if err != nil {
-			return nil, fmt.Errorf("check erasure of %s: %w", ev.MessageID, err)
-		}
-		if erased {
-			h.Log.InfoContext(ctx, "skip event of an erased person", "message_id", ev.MessageID)
-			return nil, nil
-		}
+	if skip, err := h.Erased.Skip(ctx, h.Log, ev); skip || err != nil {
+		return nil, err
 	}
 	touch, err := h.Touch(ctx, ev)
 	if err != nil || touch == nil {

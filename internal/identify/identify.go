@@ -48,8 +48,8 @@ type Handler struct {
 	// record naming them on (stream.ProcessBatchThen); redelivered links are no-ops.
 	Realtime *realtime.Pusher
 	// Erased, when set, says whether an event's person was erased; their identify and
-	// alias events link nothing (store.Tombstones.EventErased). An error fails the record.
-	Erased func(ctx context.Context, ev event.Event) (bool, error)
+	// alias events link nothing.
+	Erased stream.ErasedCheck
 }
 
 // ErrUnusable marks an event that can never produce a link; its record is skipped.
@@ -80,14 +80,9 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) ([
 		h.Log.WarnContext(ctx, "skip unreadable stream record", "event_id", rec.EventID, "err", err)
 		return nil, nil
 	}
-	if h.Erased != nil && (ev.Type == event.TypeIdentify || ev.Type == event.TypeAlias) {
-		erased, err := h.Erased(ctx, ev)
-		if err != nil {
-			return nil, fmt.Errorf("check erasure of %s: %w", ev.MessageID, err)
-		}
-		if erased {
-			h.Log.InfoContext(ctx, "skip event of an erased person", "message_id", ev.MessageID)
-			return nil, nil
+	if ev.Type == event.TypeIdentify || ev.Type == event.TypeAlias {
+		if skip, err := h.Erased.Skip(ctx, h.Log, ev); skip || err != nil {
+			return nil, err
 		}
 	}
 	err = h.Apply(ctx, ev)
