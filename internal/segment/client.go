@@ -307,17 +307,24 @@ func (c *Client) sendBatch(ctx context.Context, bi int, batch []encoded) outcome
 			return outcome{attempts: attempt - 1, status: status,
 				err: fmt.Errorf("send batch %d: %w", bi, errors.Join(err, lastErr))}
 		}
-		var retryAfter time.Duration
 		// sentAt is rebuilt per attempt: Segment uses it to correct client clock skew.
-		status, retryAfter, lastErr = c.post(ctx, buildBody(batch, c.cfg.Now()))
-		if lastErr == nil {
-			return outcome{attempts: attempt, status: status}
+		got, retryAfter, err := c.post(ctx, buildBody(batch, c.cfg.Now()))
+		if err == nil {
+			return outcome{attempts: attempt, status: got}
 		}
+		if got == 0 && ctx.Err() != nil && lastErr != nil {
+			// The deadline ended this attempt mid-request; what Segment last answered
+			// (status and error) is still the most useful reason to report.
+			err = errors.Join(err, lastErr)
+		} else {
+			status = got
+		}
+		lastErr = err
 		fail := func(format string, args ...any) outcome {
 			return outcome{attempts: attempt, status: status,
 				err: fmt.Errorf("send batch %d: attempt %d: "+format, append([]any{bi, attempt}, args...)...)}
 		}
-		if !retryable(ctx, status) {
+		if !retryable(ctx, got) {
 			return fail("%w", lastErr)
 		}
 		if attempt >= c.cfg.MaxAttempts {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -322,4 +323,37 @@ func TestConfigNamesTheBadField(t *testing.T) {
 	c, err = New(Config{Endpoint: EUEndpoint})
 	require.NoError(t, err)
 	assert.Equal(t, "https://events.eu1.segmentapis.com/v1/batch", c.batchURL, "EU endpoint")
+}
+
+// When the deadline ends an attempt mid-request, the failure still carries what Segment
+// last answered: "deadline exceeded" alone would hide that Segment was failing.
+func TestDeadlineDuringARequestKeepsTheLastAnswer(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			http.Error(w, `{"error":"overloaded"}`, http.StatusServiceUnavailable)
+			return
+		}
+		select { // the second attempt outlives the caller's deadline
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	c, err := New(Config{WriteKey: "key", Endpoint: srv.URL, MaxAttempts: 5,
+		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+
+	results := c.Send(ctx, tracks(1))
+	require.Len(t, results, 1)
+	r := results[0]
+	assert.False(t, r.Sent)
+	var se *StatusError
+	require.ErrorAs(t, r.Err, &se, "the error carries the last answer: %v", r.Err)
+	assert.Equal(t, http.StatusServiceUnavailable, se.StatusCode)
+	assert.ErrorIs(t, r.Err, context.DeadlineExceeded)
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	assert.EqualValues(t, 2, calls.Load())
 }
