@@ -2,7 +2,6 @@ package identify_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/event/eventtest"
 	"github.com/attribution-dev/attribution/internal/identify"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -24,25 +24,16 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 var t0 = time.Date(2024, 3, 1, 9, 30, 0, 0, time.UTC)
 
-func parse(t *testing.T, fields map[string]any) event.Event {
-	t.Helper()
-	raw, err := json.Marshal(fields)
-	require.NoError(t, err)
-	ev, err := event.Parse(raw)
-	require.NoError(t, err)
-	return ev
-}
-
 func identifyEvent(t *testing.T, msg, anon, user string, at time.Time) event.Event {
 	f := map[string]any{"type": "identify", "messageId": msg, "userId": user, "timestamp": at.Format(time.RFC3339)}
 	if anon != "" {
 		f["anonymousId"] = anon
 	}
-	return parse(t, f)
+	return eventtest.FromFields(t, f)
 }
 
 func aliasEvent(t *testing.T, msg, prev, user string, at time.Time) event.Event {
-	return parse(t, map[string]any{"type": "alias", "messageId": msg, "previousId": prev, "userId": user, "timestamp": at.Format(time.RFC3339)})
+	return eventtest.FromFields(t, map[string]any{"type": "alias", "messageId": msg, "previousId": prev, "userId": user, "timestamp": at.Format(time.RFC3339)})
 }
 
 // batch builds the stream records DynamoDB would deliver for the stored events.
@@ -115,7 +106,7 @@ func TestUnusableRecordsAreSkippedNotFailed(t *testing.T) {
 		identifyEvent(t, "m1", "", "alice", t0), // server-side identify: no anonymousId
 		identifyEvent(t, "m2", "phone", "alice", t0),
 		aliasEvent(t, "m3", "alice", "alice", t0), // alias to itself
-		parse(t, map[string]any{"type": "page", "messageId": "m4", "anonymousId": "x", "timestamp": t0.Format(time.RFC3339)}),
+		eventtest.FromFields(t, map[string]any{"type": "page", "messageId": "m4", "anonymousId": "x", "timestamp": t0.Format(time.RFC3339)}),
 	)
 	b.Records = append(b.Records, events.DynamoDBEventRecord{EventID: "no-image", EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: "9"}})
 	resp, err := h.Handle(ctx, b)
@@ -233,7 +224,7 @@ func TestEventsOfErasedPeopleLinkNothing(t *testing.T) {
 // call is still linked to the new userId, and the record is not failed.
 func TestAliasWithAReservedPreviousIDStillLinksTheDevice(t *testing.T) {
 	h, ids := newHandler(t)
-	ev := parse(t, map[string]any{"type": "alias", "messageId": "a1", "previousId": "#not-an-id", "userId": "u2",
+	ev := eventtest.FromFields(t, map[string]any{"type": "alias", "messageId": "a1", "previousId": "#not-an-id", "userId": "u2",
 		"anonymousId": "dev-1", "timestamp": "2026-05-01T12:00:00Z"})
 	resp, err := h.Handle(context.Background(), batch(ev))
 	require.NoError(t, err)

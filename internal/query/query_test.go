@@ -24,6 +24,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/event/eventtest"
 	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/query"
@@ -111,15 +112,6 @@ func (e *env) get(t *testing.T, path string, q url.Values, key string) (int, res
 	var r response
 	require.NoError(t, json.Unmarshal(body, &r), string(body))
 	return res.StatusCode, r
-}
-
-func mustEvent(t testing.TB, fields map[string]any) event.Event {
-	t.Helper()
-	raw, err := json.Marshal(fields)
-	require.NoError(t, err)
-	ev, err := event.Parse(raw)
-	require.NoError(t, err)
-	return ev
 }
 
 func touch(msg, anon, user string, at time.Time, d source.Description) attribution.Touch {
@@ -240,7 +232,7 @@ func TestAliasMergesAFormerUser(t *testing.T) {
 		{"type": "track", "event": "Signed Up", "messageId": "e1", "userId": "old", "timestamp": "2024-03-01T10:00:00Z"},
 		{"type": "alias", "messageId": "al", "previousId": "old", "userId": "new", "timestamp": "2024-03-02T09:30:00Z"},
 	} {
-		_, err := e.events.Put(ctx, mustEvent(t, f))
+		_, err := e.events.Put(ctx, eventtest.FromFields(t, f))
 		require.NoError(t, err)
 	}
 	status, r := e.get(t, "/api/user/new", nil, "")
@@ -277,12 +269,12 @@ func TestPaginationReturnsEveryEventExactlyOnce(t *testing.T) {
 		default:
 			f["anonymousId"] = anons[i%3]
 		}
-		evs = append(evs, mustEvent(t, f))
+		evs = append(evs, eventtest.FromFields(t, f))
 	}
 	// Events of others that must not appear.
 	evs = append(evs,
-		mustEvent(t, map[string]any{"type": "track", "event": "x", "messageId": "other-1", "anonymousId": "a9", "timestamp": t0.Format(event.TimeLayout)}),
-		mustEvent(t, map[string]any{"type": "track", "event": "x", "messageId": "other-2", "userId": "v", "timestamp": t0.Format(event.TimeLayout)}),
+		eventtest.FromFields(t, map[string]any{"type": "track", "event": "x", "messageId": "other-1", "anonymousId": "a9", "timestamp": t0.Format(event.TimeLayout)}),
+		eventtest.FromFields(t, map[string]any{"type": "track", "event": "x", "messageId": "other-2", "userId": "v", "timestamp": t0.Format(event.TimeLayout)}),
 	)
 	putAll(t, e.events, evs)
 
@@ -418,7 +410,7 @@ func TestUnknownIDsAre404(t *testing.T) {
 func TestAnIDWithOnlyEventsIsKnown(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, "")
-	_, err := e.events.Put(ctx, mustEvent(t, map[string]any{"type": "track", "event": "x", "messageId": "m1", "userId": "u", "anonymousId": "a", "timestamp": "2024-03-01T10:00:00Z"}))
+	_, err := e.events.Put(ctx, eventtest.FromFields(t, map[string]any{"type": "track", "event": "x", "messageId": "m1", "userId": "u", "anonymousId": "a", "timestamp": "2024-03-01T10:00:00Z"}))
 	require.NoError(t, err)
 	for _, path := range []string{"/api/user/u", "/api/anonymous/a"} {
 		status, r := e.get(t, path, nil, "")
@@ -442,7 +434,7 @@ func TestBadRequests(t *testing.T) {
 	require.NoError(t, e.identities.Put(ctx, store.Link{UserID: "v", AnonymousID: "b1", Source: store.LinkIdentify, MessageID: "x", FirstSeen: t0}))
 	var evs []event.Event
 	for i := range 5 {
-		evs = append(evs, mustEvent(t, map[string]any{"type": "track", "event": "x", "messageId": fmt.Sprint("e", i), "anonymousId": "a1", "timestamp": t0.Add(time.Duration(i) * time.Minute).Format(time.RFC3339)}))
+		evs = append(evs, eventtest.FromFields(t, map[string]any{"type": "track", "event": "x", "messageId": fmt.Sprint("e", i), "anonymousId": "a1", "timestamp": t0.Add(time.Duration(i) * time.Minute).Format(time.RFC3339)}))
 	}
 	putAll(t, e.events, evs)
 	status, first := e.get(t, "/api/user/u", url.Values{"limit": {"2"}}, "")

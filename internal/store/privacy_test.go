@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,18 +19,10 @@ import (
 	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/event/eventtest"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
 )
-
-func parse(t *testing.T, fields map[string]any) event.Event {
-	t.Helper()
-	raw, err := json.Marshal(fields)
-	require.NoError(t, err)
-	ev, err := event.Parse(raw)
-	require.NoError(t, err)
-	return ev
-}
 
 func TestTombstoneKeysHoldNoID(t *testing.T) {
 	for _, id := range []string{"ann@example.com", "4f0b5c0e-8c2d-4a8e-9a0c-2b6f3f4a9d11", "x"} {
@@ -81,9 +72,9 @@ func TestTombstonesErasedInBatches(t *testing.T) {
 	assert.False(t, ok)
 
 	evs := []event.Event{
-		parse(t, map[string]any{"type": "page", "anonymousId": "a-1", "timestamp": "2026-01-01T00:00:00Z"}),
-		parse(t, map[string]any{"type": "track", "event": "X", "anonymousId": "a-1", "userId": "user-014", "timestamp": "2026-01-01T00:00:00Z"}),
-		parse(t, map[string]any{"type": "alias", "previousId": "user-021", "userId": "new", "timestamp": "2026-01-01T00:00:00Z"}),
+		eventtest.FromFields(t, map[string]any{"type": "page", "anonymousId": "a-1", "timestamp": "2026-01-01T00:00:00Z"}),
+		eventtest.FromFields(t, map[string]any{"type": "track", "event": "X", "anonymousId": "a-1", "userId": "user-014", "timestamp": "2026-01-01T00:00:00Z"}),
+		eventtest.FromFields(t, map[string]any{"type": "alias", "previousId": "user-021", "userId": "new", "timestamp": "2026-01-01T00:00:00Z"}),
 	}
 	sup, err := tomb.EventsErased(ctx, evs)
 	require.NoError(t, err)
@@ -137,7 +128,7 @@ func TestEventsDeleteInBatchesOf25(t *testing.T) {
 		if i%2 == 0 {
 			anon = "gone"
 		}
-		_, err := evs.Put(ctx, parse(t, map[string]any{"type": "page", "messageId": fmt.Sprintf("m-%03d", i), "anonymousId": anon,
+		_, err := evs.Put(ctx, eventtest.FromFields(t, map[string]any{"type": "page", "messageId": fmt.Sprintf("m-%03d", i), "anonymousId": anon,
 			"timestamp": t0.Add(time.Duration(i) * time.Second).Format(time.RFC3339)}))
 		require.NoError(t, err)
 	}
@@ -194,7 +185,7 @@ func TestRetentionSetsExpiresAt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := env(tc.vars)
 			id := "ttl-" + strings.ReplaceAll(tc.name, " ", "-")
-			ev := parse(t, map[string]any{"type": "page", "messageId": id, "anonymousId": "a", "timestamp": ts.Format(time.RFC3339)})
+			ev := eventtest.FromFields(t, map[string]any{"type": "page", "messageId": id, "anonymousId": "a", "timestamp": ts.Format(time.RFC3339)})
 			_, err := e.Events().Put(ctx, ev)
 			require.NoError(t, err)
 			require.NoError(t, e.Touches().Put(ctx, attribution.Touch{MessageID: id, AnonymousID: "a", Timestamp: ts,
