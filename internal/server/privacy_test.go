@@ -64,17 +64,7 @@ func (e *privacyEnv) post(evs ...map[string]any) map[string]any {
 
 func (e *privacyEnv) do(method, path, key string) (int, map[string]any) {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.url+path, nil)
-	require.NoError(e.t, err)
-	if key != "" {
-		req.Header.Set("x-api-key", key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	var out map[string]any
-	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out
+	return call(e.t, method, e.url+path, key)
 }
 
 // scanFor returns, per table, the items in which any string anywhere contains one of

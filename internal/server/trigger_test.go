@@ -23,16 +23,23 @@ import (
 // get requests path with x-api-key when key is not empty and decodes the JSON answer.
 func (e *env) get(path, key string) (int, map[string]any) {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.url+path, nil)
-	require.NoError(e.t, err)
+	return call(e.t, http.MethodGet, e.url+path, key)
+}
+
+// call sends a bodiless request with x-api-key when key is not empty and decodes the
+// JSON answer.
+func call(t *testing.T, method, url, key string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	require.NoError(t, err)
 	if key != "" {
 		req.Header.Set("x-api-key", key)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	var out map[string]any
-	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&out))
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
 	return resp.StatusCode, out
 }
 
