@@ -20,6 +20,6 @@ func main() {
 		env.Fatal("start", err)
 	}
 	h := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: env.Log,
-		Realtime: push, Erased: env.Tombstones().EventErased}
+		Realtime: push, Erased: env.Tombstones().EventsErased}
 	lambda.Start(h.Handle)
 }

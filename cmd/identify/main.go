@@ -20,6 +20,6 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &identify.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push, Erased: env.Tombstones().EventErased}
+	h := &identify.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push, Erased: env.Tombstones().EventsErased}
 	lambda.Start(h.Handle)
 }

@@ -53,16 +53,17 @@ type Handler struct {
 
 // Handle processes a batch of stream records, reporting partial batch failures.
 func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	erased := h.Erased.ForBatch(ctx, batch)
 	if h.Realtime == nil {
 		return stream.ProcessBatch(ctx, h.Log, batch, func(ctx context.Context, rec events.DynamoDBEventRecord) error {
-			_, err := h.record(ctx, rec)
+			_, err := h.record(ctx, rec, erased)
 			return err
 		}), nil
 	}
 	fresh := map[string][]attribution.Touch{} // userId → touches stored by this batch
 	linked := map[string][]string{}           // anonymousId → linked users, read once per batch
 	keyed := func(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
-		touch, err := h.record(ctx, rec)
+		touch, err := h.record(ctx, rec, erased)
 		if err != nil || touch == nil {
 			return nil, err
 		}
@@ -86,7 +87,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 }
 
 // record stores the touch rec's page event starts, if any, and returns it.
-func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) (*attribution.Touch, error) {
+func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *stream.Erasures) (*attribution.Touch, error) {
 	if rec.EventName != "INSERT" {
 		return nil, nil
 	}
@@ -99,7 +100,7 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) (*
 	if ev.Type != event.TypePage {
 		return nil, nil
 	}
-	if skip, err := h.Erased.Skip(ctx, h.Log, ev); skip || err != nil {
+	if skip, err := erased.Skip(ctx, h.Log, ev); skip || err != nil {
 		return nil, err
 	}
 	touch, err := h.Touch(ctx, ev)

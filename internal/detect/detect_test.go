@@ -146,7 +146,7 @@ func TestReloadingAnOverlongCampaignURLIsOneTouch(t *testing.T) {
 func TestPageViewsOfErasedVisitorsMakeNoTouch(t *testing.T) {
 	h, evs, touches := newHandler(t)
 	tombs := store.NewTombstones(dbtest.Client(t), dbtest.Tables(t, dbtest.Client(t)).Identities)
-	h.Erased = tombs.EventErased
+	h.Erased = tombs.EventsErased
 	ctx := context.Background()
 	require.NoError(t, tombs.Erase(ctx, "a1"))
 

@@ -57,21 +57,25 @@ var ErrUnusable = errors.New("event cannot be linked")
 
 // Handle is the Lambda handler; failures are reported per record.
 func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	erased := h.Erased.ForBatch(ctx, batch)
+	record := func(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
+		return h.record(ctx, rec, erased)
+	}
 	if h.Realtime == nil {
 		return stream.ProcessBatch(ctx, h.Log, batch, func(ctx context.Context, rec events.DynamoDBEventRecord) error {
-			_, err := h.record(ctx, rec)
+			_, err := record(ctx, rec)
 			return err
 		}), nil
 	}
 	// Every linked user is pushed, whether or not the linked id has touches: the pusher
 	// sends nothing for a user without touches or with unchanged traits.
-	return stream.ProcessBatchThen(ctx, h.Log, batch, h.record, func(ctx context.Context, users []string) map[string]error {
+	return stream.ProcessBatchThen(ctx, h.Log, batch, record, func(ctx context.Context, users []string) map[string]error {
 		return h.Realtime.Failures(ctx, users, nil)
 	}), nil
 }
 
 // record applies rec's event and returns the user it linked an id to, if any.
-func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
+func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *stream.Erasures) ([]string, error) {
 	if rec.EventName == "REMOVE" {
 		return nil, nil
 	}
@@ -81,7 +85,7 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord) ([
 		return nil, nil
 	}
 	if ev.Type == event.TypeIdentify || ev.Type == event.TypeAlias {
-		if skip, err := h.Erased.Skip(ctx, h.Log, ev); skip || err != nil {
+		if skip, err := erased.Skip(ctx, h.Log, ev); skip || err != nil {
 			return nil, err
 		}
 	}

@@ -204,7 +204,7 @@ func TestEventsOfErasedPeopleLinkNothing(t *testing.T) {
 	db, tables := dbtest.New(t)
 	ids := store.NewIdentities(db, tables.Identities)
 	tombs := store.NewTombstones(db, tables.Identities)
-	h := &identify.Handler{Identities: ids, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Erased: tombs.EventErased}
+	h := &identify.Handler{Identities: ids, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Erased: tombs.EventsErased}
 	ctx := context.Background()
 	require.NoError(t, tombs.Erase(ctx, "anon-gone"))
 

@@ -94,7 +94,7 @@ func (o Options) env() app.Env { return app.Env{Config: o.Config, DB: o.DB, Log:
 // Real-time attribution is wired when Config.Realtime is on and o.Segment is set.
 func Consumers(o Options) []stream.Consumer {
 	env := o.env()
-	erased := env.Tombstones().EventErased
+	erased := env.Tombstones().EventsErased
 	detector := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: o.Log, Erased: erased}
 	identities := &identify.Handler{Identities: env.Identities(), Log: o.Log, Erased: erased}
 	if o.Segment != nil {

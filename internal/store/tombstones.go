@@ -201,20 +201,10 @@ func EventIDs(ev event.Event) []string {
 	return ids
 }
 
-// EventErased reports whether ev belongs to an erased person. The stream consumers ask
-// it for each record: an event stored just before its person was erased still reaches
-// them, after the erasure deleted what they would otherwise derive from it.
-func (t *Tombstones) EventErased(ctx context.Context, ev event.Event) (bool, error) {
-	erased, err := t.EventsErased(ctx, []event.Event{ev})
-	if err != nil {
-		return false, err
-	}
-	return erased[0], nil
-}
-
 // EventsErased reports, per event, whether it belongs to an erased person, with one
 // Erased call for all the distinct ids of evs (one BatchGetItem per 100 ids). The
-// webhook calls it once per body and the importer once per chunk.
+// webhook calls it once per body, the importer once per chunk and the stream consumers
+// once per batch.
 func (t *Tombstones) EventsErased(ctx context.Context, evs []event.Event) ([]bool, error) {
 	var ids []string
 	for _, ev := range evs {
