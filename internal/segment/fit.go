@@ -18,6 +18,9 @@ import (
 // never touched and the result depends only on m. When even empty values would not fit
 // (ids near their own limits), m is left as it is and encoding refuses it with a reason.
 func Fit(m *Message) bool {
+	if sizeBound(*m) <= MaxMessageBytes {
+		return false // the common case, proven without encoding the message
+	}
 	size, err := marshalledSize(*m)
 	if err != nil || size <= MaxMessageBytes {
 		return false
@@ -63,6 +66,29 @@ func Fit(m *Message) bool {
 	}
 	apply(lo)
 	return true
+}
+
+// sizeBound is more than m can take as JSON: every string at most six bytes per byte
+// (\u00XX escapes), every other trait value a short literal, plus the envelope's keys.
+func sizeBound(m Message) int {
+	n := 256 + 6*(len(m.Type)+len(m.MessageID)+len(m.UserID)+len(m.AnonymousID)+len(m.Event))
+	for _, values := range []map[string]any{m.Traits, m.Properties} {
+		for k, v := range values {
+			n += 6*len(k) + 8
+			switch v := v.(type) {
+			case string:
+				n += 6 * len(v)
+			case nil, bool:
+				n += 5
+			default:
+				return MaxMessageBytes + 1 // numbers, maps, slices: measure them
+			}
+		}
+	}
+	if m.Context != nil {
+		return MaxMessageBytes + 1
+	}
+	return n
 }
 
 // marshalledSize is the size of m as encode sends it.
