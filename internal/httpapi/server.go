@@ -37,7 +37,12 @@ const MaxRequestBody = 10 << 20
 func NewServer(log *slog.Logger, timeout time.Duration, routes ...Route) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
-		mux.Handle(rt.Method+" "+rt.Path, adapt(log, timeout, rt))
+		pattern := rt.Path
+		if pattern == "/" {
+			// API Gateway's "GET /" is the root alone; ServeMux's "/" would match every path.
+			pattern = "/{$}"
+		}
+		mux.Handle(rt.Method+" "+pattern, adapt(log, timeout, rt))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeResponse(w, Error(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))

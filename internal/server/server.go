@@ -16,6 +16,7 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/dashboard"
 	"github.com/attribution-dev/attribution/internal/detect"
 	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/event"
@@ -77,9 +78,16 @@ func New(o Options) (*Stack, error) {
 	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Handle}
 	triggers := &trigger.Handler{People: resolver, Sender: o.Segment, Event: env.Config.SourceIdentifiedEvent, Log: o.Log, Erased: tombstones.IsErased}
 
-	// The webhook authenticates by signature; everything else needs the API key.
+	page, err := dashboard.New(env.Detector(), o.Log)
+	if err != nil {
+		return nil, err
+	}
+
+	// The webhook authenticates by signature, the page holds no data (its own /api
+	// route is keyed); everything else needs the API key.
 	routes := append([]httpapi.Route{{Method: http.MethodPost, Path: "/events", Handler: webhook.Handle}},
 		httpapi.WithAPIKey(env.Config.APIKey, append(lookup.Routes(), triggers.Routes()...)...)...)
+	routes = append(routes, page.Routes(env.Config.APIKey)...)
 	return &Stack{
 		Handler: httpapi.NewServer(o.Log, 29*time.Second, routes...),
 		Stream:  em,
