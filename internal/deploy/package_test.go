@@ -62,6 +62,11 @@ var expectations = map[string]struct {
 		},
 		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"},
 	},
+	"dashboard": {
+		timeout: 10,
+		routes:  []string{"GET /", "GET /assets/{name}", "GET /api/detect"},
+		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+	},
 	"trigger": {
 		timeout: 29,
 		routes:  []string{"GET /segment/identify/user/{id}", "GET /segment/track/user/{id}", "GET /segment/track/anonymous/{id}"},

@@ -61,6 +61,7 @@ var scenarios = []struct {
 	{"identify", scenarioIdentify},
 	{"query", scenarioQuery},
 	{"trigger", scenarioTrigger},
+	{"dashboard", scenarioDashboard},
 }
 
 type runtimeEnv struct {
@@ -222,6 +223,38 @@ func scenarioTrigger(t *testing.T, env *runtimeEnv, fn *emulated) {
 		require.Len(t, tracks, 1, "a track per touch reached the fake Segment")
 		assert.Equal(t, anonymousID, tracks[0]["anonymousId"])
 	}
+}
+
+// scenarioDashboard: the page and its assets answer without a key, gzipped as API
+// Gateway passes binary bodies (base64); the detector answers only with one.
+func scenarioDashboard(t *testing.T, env *runtimeEnv, fn *emulated) {
+	page := invokeHTTPWithKey(t, fn, "", "GET", "/", "GET /", nil, "")
+	require.Equal(t, http.StatusOK, page.StatusCode, page.Body)
+	assert.Equal(t, "text/html; charset=utf-8", page.Headers["Content-Type"])
+	assert.Contains(t, page.Body, `<script src="assets/app.js"`)
+	assert.NotEmpty(t, page.Headers["Content-Security-Policy"])
+
+	script := invokeHTTPWithKey(t, fn, "", "GET", "/assets/app.js", "GET /assets/{name}", map[string]string{"name": "app.js"}, "")
+	require.Equal(t, http.StatusOK, script.StatusCode, script.Body)
+	assert.Equal(t, "text/javascript; charset=utf-8", script.Headers["Content-Type"])
+	assert.Contains(t, script.Body, "x-api-key")
+
+	detect := func(key string) events.APIGatewayV2HTTPResponse {
+		req := events.APIGatewayV2HTTPRequest{
+			Version: "2.0", RouteKey: "GET /api/detect", RawPath: "/api/detect",
+			RawQueryString:        "url=https%3A%2F%2Facme.io%2F%3Fgclid%3Dabc&referrer=https%3A%2F%2Fwww.google.com%2F",
+			QueryStringParameters: map[string]string{"url": "https://acme.io/?gclid=abc", "referrer": "https://www.google.com/"},
+			Headers:               map[string]string{"x-api-key": key},
+			RequestContext:        events.APIGatewayV2HTTPRequestContext{RouteKey: "GET /api/detect", RequestID: "req-detect"},
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		fn.invoke(t, req, &resp)
+		return resp
+	}
+	assert.Equal(t, http.StatusUnauthorized, detect("wrong").StatusCode)
+	resp := detect(apiKey)
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+	assert.Contains(t, resp.Body, `"channel":"Paid Search"`)
 }
 
 // invokeHTTP sends an API Gateway HTTP API (payload 2.0) request with the API key.

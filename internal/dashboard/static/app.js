@@ -494,7 +494,7 @@
         el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Week from'), names.map((n) => el('th', { scope: 'col', className: 'num' }, n)), el('th', { scope: 'col', className: 'num' }, 'Total'))),
         el('tbody', {}, data.map((d) => el('tr', { 'data-week': d.from }, el('th', { scope: 'row' }, d.from),
           names.map((n) => el('td', { className: 'num' }, fmtConversions.format(d.values[n] || 0))),
-          el('td', { className: 'num' }, fmtConversions.format(names.reduce((s, n) => s + (d.values[n] || 0), 0))))))),
+          el('td', { className: 'num' }, fmtConversions.format(names.reduce((s, n) => s + (d.values[n] || 0), 0)))))),
       );
     } catch (err) {
       if (seq !== reportSeq) return;
@@ -667,7 +667,7 @@
         el('div', { className: 'detail' }, `anonymousId ${l.anonymousId} ↔ userId ${l.userId}`),
       ] });
     }
-    for (const c of conversions) items.push({ at: c.timestamp, kind: 'conversion', messageId: c.messageId, node: conversionNode(c, model) });
+    for (const c of conversions) items.push({ at: c.timestamp, kind: 'conversion', messageId: c.messageId, node: conversionNode(c, model, eventIds) });
     items.sort((a, b) => String(a.at).localeCompare(String(b.at)));
 
     $('p-timeline').replaceChildren(...items.map((it) => el('li', { className: it.kind, 'data-kind': it.kind, 'data-message-id': it.messageId || '' },
@@ -685,10 +685,10 @@
   }
   function eventName(e) { return e.event && typeof e.event === 'object' && e.event.event ? ' ' + e.event.event : ''; }
 
-  function rawLink(messageId, eventIds) {
+  function rawLink(messageId, eventIds, label) {
     if (!messageId) return null;
     if (!eventIds.has(messageId)) return el('div', { className: 'hint' }, `event ${messageId} (not among the events listed below)`);
-    const a = el('a', { href: '#ev-' + messageId, className: 'raw' }, 'raw event ' + messageId);
+    const a = el('a', { href: '#ev-' + messageId, className: 'raw' }, label || 'raw event ' + messageId);
     a.addEventListener('click', (ev) => {
       ev.preventDefault(); // the hash is the view; open the event in place instead
       const d = document.getElementById('ev-' + messageId);
@@ -699,27 +699,29 @@
     return el('div', {}, a);
   }
 
-  // creditsOf reads a conversion's credits under model: a list of
-  // {channel, source, campaign, credit} (or touch-keyed entries).
-  function creditsOf(c, model) {
-    const cr = c.credits || {};
-    if (Array.isArray(cr)) return cr.map((x) => ({ ...x, credit: typeof x.credit === 'number' ? x.credit : (x.credits || {})[model] || 0 }));
-    return cr[model] || [];
-  }
-  function conversionNode(c, model) {
+  // A conversion's credits live on the touches of its window, one share per model; a
+  // conversion with no touch in its window is wholly the row "(none)".
+  function conversionNode(c, model, eventIds) {
     const value = typeof c.value === 'number' ? c.value : Number(c.value || 0);
     const currency = c.currency || 'USD';
-    const credits = creditsOf(c, model).filter((x) => x.credit > 0);
+    const touches = c.touches || [];
+    const rows = touches.length
+      ? touches.map((t) => el('tr', { 'data-message-id': t.messageId },
+        el('td', {}, when(t.timestamp)),
+        el('td', { 'data-col': 'channel' }, touchChannel(t)),
+        el('td', {}, touchSource(t)),
+        el('td', { className: 'num', 'data-col': 'credit' }, fmtShare.format((t.credits || {})[model] || 0)),
+        el('td', { className: 'num', 'data-col': 'revenue' }, money(((t.credits || {})[model] || 0) * value, currency)),
+        el('td', {}, rawLink(t.messageId, eventIds, 'raw'))))
+      : [el('tr', {}, el('td', {}, '—'), el('td', { 'data-col': 'channel' }, '(none)'), el('td', {}, 'no touch in the lookback window'),
+        el('td', { className: 'num', 'data-col': 'credit' }, fmtShare.format(1)), el('td', { className: 'num', 'data-col': 'revenue' }, money(value, currency)), el('td', {}))];
     return [
       el('div', { className: 'what' }, `Conversion: ${c.event || ''} `, el('span', { 'data-col': 'value' }, money(value, currency))),
-      el('table', {},
+      el('div', { className: 'table-wrap' }, el('table', {},
         el('caption', { className: 'sr-only' }, `Credits under ${modelName(model)}`),
-        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Channel'), el('th', { scope: 'col' }, 'Source'), el('th', { scope: 'col' }, 'Campaign'),
-          el('th', { scope: 'col', className: 'num' }, `Credit (${modelName(model)})`), el('th', { scope: 'col', className: 'num' }, 'Revenue'))),
-        el('tbody', {}, credits.length ? credits.map((x) => el('tr', {},
-          el('td', {}, x.channel || '(none)'), el('td', {}, x.source || ''), el('td', {}, x.campaign || ''),
-          el('td', { className: 'num', 'data-col': 'credit' }, fmtShare.format(x.credit)),
-          el('td', { className: 'num' }, money(x.credit * value, currency)))) : el('tr', {}, el('td', { colspan: 5 }, 'No credits under this model.')))),
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Touch'), el('th', { scope: 'col' }, 'Channel'), el('th', { scope: 'col' }, 'Source'),
+          el('th', { scope: 'col', className: 'num' }, `Credit (${modelName(model)})`), el('th', { scope: 'col', className: 'num' }, 'Revenue'), el('th', { scope: 'col' }, 'Event'))),
+        el('tbody', {}, rows))),
     ];
   }
 

@@ -1,0 +1,354 @@
+package dashboard_test
+
+// The dashboard in a real headless Chromium, against the whole local stack (as
+// `attribution serve` runs it) on dynalite, loaded through POST /events with a set of
+// journeys. One browser serves the package; each test opens its own tab.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/dbtest"
+	"github.com/attribution-dev/attribution/internal/server"
+	"github.com/attribution-dev/attribution/internal/stream"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// installChromium is the one command that gives the tests a browser on Debian/Ubuntu.
+const installChromium = "apt-get update && apt-get install -y chromium-headless-shell"
+
+// screenshotDir is where the views are saved at desktop and phone widths; the README
+// shows the report from there.
+const screenshotDir = "../../docs/screenshots"
+
+const testAPIKey = "dashboard-test-key"
+
+// chromiumPath finds the system's Chromium. CHROMIUM names another binary.
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	for _, p := range []string{"/usr/lib/chromium/chromium-headless-shell", "/usr/lib/chromium/chromium", "/usr/bin/chromium"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+var (
+	browserOnce sync.Once
+	browserCtx  context.Context
+	browserErr  error
+)
+
+// browser starts one headless Chromium for the package (it ends with the process).
+// Without Chromium the tests fail under CI, and otherwise say how to install it.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath()
+	if path == "" {
+		msg := "no Chromium found for the dashboard's browser tests; install it with: " + installChromium
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + " (make test does this when it can)")
+	}
+	browserOnce.Do(func() {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.Flag("lang", "en-US"),
+			chromedp.Flag("disable-gpu", true),
+			chromedp.NoSandbox, // CI containers run as root, where Chromium's sandbox cannot start
+		)
+		alloc, _ := chromedp.NewExecAllocator(context.Background(), opts...)
+		browserCtx, _ = chromedp.NewContext(alloc)
+		browserErr = chromedp.Do(browserCtx) // starts the browser; no timeout, which would end it
+	})
+	require.NoError(t, browserErr, "start %s", path)
+	return browserCtx
+}
+
+// tab is one browser tab with what it saw: console errors, exceptions and every URL
+// it requested.
+type tab struct {
+	t        *testing.T
+	ctx      context.Context
+	mu       sync.Mutex
+	errors   []string
+	requests []string
+}
+
+func newTab(t *testing.T, width, height int64) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser(t))
+	t.Cleanup(cancel)
+	tb := &tab{t: t, ctx: ctx}
+	require.NoError(t, chromedp.Do(ctx)) // opens the tab
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, fmt.Sprint(a.Value)+a.Description)
+				}
+				tb.errors = append(tb.errors, "console."+string(ev.Type)+": "+strings.Join(parts, " "))
+			}
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			desc := ""
+			if d.Exception != nil {
+				desc = d.Exception.Description
+			}
+			tb.errors = append(tb.errors, fmt.Sprintf("exception: %s %s (%s:%d)", d.Text, desc, d.URL, d.LineNumber))
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
+				tb.errors = append(tb.errors, fmt.Sprintf("log %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		case *network.EventRequestWillBeSent:
+			tb.requests = append(tb.requests, ev.Request.URL)
+		}
+	}))
+	call := func(err error) { t.Helper(); require.NoError(t, err) }
+	_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
+	call(err)
+	_, err = chromedp.Call(ctx, cdplog.Enable, cdp.Empty{})
+	call(err)
+	_, err = chromedp.Call(ctx, runtime.Enable, cdp.Empty{})
+	call(err)
+	_, err = chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: width, Height: height, DeviceScaleFactor: 1, Mobile: width < 600})
+	call(err)
+	_, err = chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en_US"})
+	call(err)
+	_, err = chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "UTC"})
+	call(err)
+	return tb
+}
+
+// do runs actions with a deadline.
+func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(tb.t, chromedp.Do(ctx, actions...))
+}
+
+// open loads the page at fragment with the API key (if any) in the tab's session storage.
+func (tb *tab) open(s *stack, fragment, key string) {
+	tb.t.Helper()
+	tb.do(chromedp.Navigate(s.url + "/"))
+	if key != "" {
+		tb.eval(fmt.Sprintf(`sessionStorage.setItem('attribution.apiKey', %q)`, key))
+	}
+	// A fragment navigation fires no load event, which Navigate would wait for.
+	tb.eval(fmt.Sprintf(`location.hash = %q`, fragment))
+	tb.do(chromedp.Reload())
+}
+
+// checkClean asserts the tab stayed on its origin and logged no error, apart from
+// network errors with the allowed statuses (a 401 the test asked for).
+func (tb *tab) checkClean(s *stack, allowStatus ...int) {
+	tb.t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	require.NotEmpty(tb.t, tb.requests, "the tab's requests were recorded")
+	for _, u := range tb.requests {
+		if strings.HasPrefix(u, "data:") || strings.HasPrefix(u, "blob:"+s.url) {
+			continue
+		}
+		assert.True(tb.t, strings.HasPrefix(u, s.url+"/"), "request outside the page's origin: %s", u)
+	}
+	for _, e := range tb.errors {
+		allowed := false
+		for _, st := range allowStatus {
+			allowed = allowed || strings.Contains(e, fmt.Sprintf("status of %d", st))
+		}
+		assert.True(tb.t, allowed, "console: %s", e)
+	}
+}
+
+// waitFor polls a JavaScript expression until it is true.
+func (tb *tab) waitFor(expr string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		state, _ := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText.slice(0, 3000)`))
+		tb.t.Fatalf("waiting for %s: %v\npage:\n%s", expr, err, state)
+	}
+}
+
+func (tb *tab) eval(expr string) {
+	tb.t.Helper()
+	evalAs[any](tb, expr)
+}
+
+func evalAs[T any](tb *tab, expr string) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	require.NoError(tb.t, err, expr)
+	return v
+}
+
+func (tb *tab) text(id string) string {
+	tb.t.Helper()
+	return evalAs[string](tb, fmt.Sprintf(`document.getElementById(%q).innerText`, id))
+}
+
+// choose sets a select or input as a person would and fires its change event.
+func (tb *tab) choose(id, value string) {
+	tb.t.Helper()
+	tb.eval(fmt.Sprintf(`(e => { e.value = %q; e.dispatchEvent(new Event('change', {bubbles: true})); return e.value })(document.getElementById(%q))`, value, id))
+}
+
+func (tb *tab) screenshot(name string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(tb.t, err)
+	require.NoError(tb.t, os.MkdirAll(screenshotDir, 0o755))
+	require.NoError(tb.t, os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644))
+}
+
+// stack is the local stack served over HTTP on fresh tables.
+type stack struct {
+	url string
+	*server.Stack
+}
+
+// newStack starts the stack with env's variables (API_KEY and CONVERSION_EVENTS above all).
+func newStack(t *testing.T, env map[string]string) *stack {
+	t.Helper()
+	db, tables := dbtest.New(t)
+	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	require.NoError(t, err)
+	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
+	st, err := server.New(server.Options{Config: cfg, DB: db, DataDir: t.TempDir(), Log: quiet(),
+		Stream: stream.EmulatorOptions{Backoff: 10 * time.Millisecond}})
+	require.NoError(t, err)
+	srv := httptest.NewServer(st.Handler)
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = st.Stream.Close(ctx)
+	})
+	return &stack{url: srv.URL, Stack: st}
+}
+
+// post sends events through the webhook and waits for the stream to derive them.
+func (s *stack) post(t *testing.T, evs []map[string]any) {
+	t.Helper()
+	for start := 0; start < len(evs); start += 500 {
+		body, err := json.Marshal(evs[start:min(start+500, len(evs))])
+		require.NoError(t, err)
+		resp, err := http.Post(s.url+"/events", "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, out)
+		require.Nil(t, out["rejected"], "every event is valid")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, s.Stream.Idle(ctx))
+}
+
+// get asks the API what the page should show.
+func (s *stack) get(t *testing.T, path string, q url.Values, out any) {
+	t.Helper()
+	u := s.url + path
+	if q != nil {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	require.NoError(t, err)
+	req.Header.Set("x-api-key", testAPIKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var raw json.RawMessage
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&raw))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", u, raw)
+	require.NoError(t, json.Unmarshal(raw, out))
+}
+
+// Numbers as the page writes them for en-US: one decimal for credited conversions,
+// thousands separators, currency symbols.
+func fmtConversions(x float64) string { return thousands(fmt.Sprintf("%.1f", math.Abs(x)), x < 0) }
+
+func fmtMoney(amount float64, currency string) string {
+	symbol, ok := map[string]string{"USD": "$", "EUR": "€", "GBP": "£"}[currency]
+	if !ok {
+		panic("fmtMoney: add the symbol of " + currency)
+	}
+	return symbol + thousands(fmt.Sprintf("%.2f", amount), false)
+}
+
+func fmtShare(x float64) string { return fmt.Sprintf("%.1f%%", x*100) }
+
+func thousands(s string, negative bool) string {
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if frac != "" {
+		out += "." + frac
+	}
+	if negative {
+		out = "-" + out
+	}
+	return out
+}
+
+func TestFormatsMatchIntl(t *testing.T) {
+	assert.Equal(t, "1,234.5", fmtConversions(1234.5))
+	assert.Equal(t, "0.3", fmtConversions(1.0/3))
+	assert.Equal(t, "$12,345.60", fmtMoney(12345.6, "USD"))
+	assert.Equal(t, "33.3%", fmtShare(1.0/3))
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
