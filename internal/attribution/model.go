@@ -342,6 +342,14 @@ func labels(t *Touch) creditKey {
 	return k
 }
 
+// SourceName is the source label of a touch, as Credits groups it: the utm_source, else
+// the referrer's name, else its host without "www.", else "(direct)".
+func SourceName(t Touch) string { return sourceName(&t) }
+
+// ReferrerName is the name key of a referrer (engine, network, client, site or
+// assistant), "" when it has none.
+func ReferrerName(r source.Referrer) string { return referrerName(&r) }
+
 func sourceName(t *Touch) string {
 	d := &t.Description
 	if d.Campaign != nil && d.Campaign.Source != "" {
