@@ -94,3 +94,16 @@ func failAll(keys []string, err error) map[string]error {
 	}
 	return failed
 }
+
+// Erase forgets the conversions of persons and settles the rollups without them,
+// returning how many it removed: erasure's part for conversions (erase.Eraser).
+func (l *Ledger) Erase(ctx context.Context, persons []string) (int, error) {
+	changes, err := l.Forget(ctx, persons)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.Settle(ctx, changes); err != nil {
+		return 0, err
+	}
+	return len(changes), nil
+}
