@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -167,16 +168,15 @@ func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
 	require.NoError(tb.t, chromedp.Do(ctx, actions...))
 }
 
-// open loads the page at fragment with the API key (if any) in the tab's session storage.
+// open loads the page at fragment with the API key (if any) already in the tab's
+// session storage: it is written from an asset of the same origin, before the page runs.
 func (tb *tab) open(s *stack, fragment, key string) {
 	tb.t.Helper()
-	tb.do(chromedp.Navigate(s.url + "/"))
+	tb.do(chromedp.Navigate(s.url + "/assets/favicon.svg"))
 	if key != "" {
 		tb.eval(fmt.Sprintf(`sessionStorage.setItem('attribution.apiKey', %q)`, key))
 	}
-	// A fragment navigation fires no load event, which Navigate would wait for.
-	tb.eval(fmt.Sprintf(`location.hash = %q`, fragment))
-	tb.do(chromedp.Reload())
+	tb.do(chromedp.Navigate(s.url + "/" + fragment))
 }
 
 // checkClean asserts the tab stayed on its origin and logged no error, apart from
@@ -259,7 +259,7 @@ func newStack(t *testing.T, env map[string]string) *stack {
 	db, tables := dbtest.New(t)
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	require.NoError(t, err)
-	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
+	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable, cfg.ConversionsTable = tables.Events, tables.Identities, tables.Touches, tables.Conversions
 	st, err := server.New(server.Options{Config: cfg, DB: db, DataDir: t.TempDir(), Log: quiet(),
 		Stream: stream.EmulatorOptions{Backoff: 10 * time.Millisecond}})
 	require.NoError(t, err)
@@ -312,18 +312,36 @@ func (s *stack) get(t *testing.T, path string, q url.Values, out any) {
 }
 
 // Numbers as the page writes them for en-US: one decimal for credited conversions,
-// thousands separators, currency symbols.
-func fmtConversions(x float64) string { return thousands(fmt.Sprintf("%.1f", math.Abs(x)), x < 0) }
+// thousands separators, currency symbols. Intl.NumberFormat rounds the exact value of
+// the double half away from zero, so the test does too, on the exact value.
+func fmtConversions(x float64) string { return thousands(decimal(math.Abs(x), 1), x < 0) }
+
+func decimal(x float64, digits int) string {
+	v := new(big.Float).SetPrec(256).SetFloat64(x)
+	v.Mul(v, new(big.Float).SetPrec(256).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(digits)), nil)))
+	v.Add(v, big.NewFloat(0.5))
+	n, _ := v.Int(nil) // truncates: floor, for the positive values the page shows
+	s := fmt.Sprintf("%0*s", digits+1, n.String())
+	return s[:len(s)-digits] + "." + s[len(s)-digits:]
+}
 
 func fmtMoney(amount float64, currency string) string {
 	symbol, ok := map[string]string{"USD": "$", "EUR": "€", "GBP": "£"}[currency]
 	if !ok {
 		panic("fmtMoney: add the symbol of " + currency)
 	}
-	return symbol + thousands(fmt.Sprintf("%.2f", amount), false)
+	return symbol + thousands(decimal(amount, 2), false)
 }
 
-func fmtShare(x float64) string { return fmt.Sprintf("%.1f%%", x*100) }
+// fmtShare rounds x to three decimals exactly, which is x×100 to one: no float product.
+func fmtShare(x float64) string {
+	d := strings.Replace(decimal(x, 3), ".", "", 1)
+	whole := strings.TrimLeft(d[:len(d)-1], "0")
+	if whole == "" {
+		whole = "0"
+	}
+	return thousands(whole+"."+d[len(d)-1:], false) + "%"
+}
 
 func thousands(s string, negative bool) string {
 	whole, frac, _ := strings.Cut(s, ".")
@@ -349,6 +367,12 @@ func TestFormatsMatchIntl(t *testing.T) {
 	assert.Equal(t, "0.3", fmtConversions(1.0/3))
 	assert.Equal(t, "$12,345.60", fmtMoney(12345.6, "USD"))
 	assert.Equal(t, "33.3%", fmtShare(1.0/3))
+	assert.Equal(t, "0.3", fmtConversions(0.25), "a tie rounds away from zero")
+	assert.Equal(t, "0.1", fmtConversions(0.15), "0.15 is a little under 0.15 as a double")
+	assert.Equal(t, "0.0", fmtConversions(0.04))
+	assert.Equal(t, "100.0%", fmtShare(1))
+	assert.Equal(t, "6.3%", fmtShare(0.0625))
+	assert.Equal(t, "0.5%", fmtShare(0.005))
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

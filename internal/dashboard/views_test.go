@@ -33,9 +33,11 @@ func TestDashboard(t *testing.T) {
 	s.post(t, journeys(journeyPeople, time.Now()))
 
 	for _, vp := range viewports {
+		t.Run("report/"+vp.name, func(t *testing.T) { testReport(t, s, vp) })
 		t.Run("person/"+vp.name, func(t *testing.T) { testPerson(t, s, vp) })
 		t.Run("detect/"+vp.name, func(t *testing.T) { testDetect(t, s, vp) })
 	}
+	t.Run("pickers", func(t *testing.T) { testPickers(t, s) })
 	t.Run("no key", func(t *testing.T) { testNoKey(t, s) })
 	t.Run("wrong key", func(t *testing.T) { testWrongKey(t, s) })
 }

@@ -247,13 +247,15 @@
     if (!report.rows || report.rows.length === 0) {
       show($('r-body'), false);
       emptyState($('r-empty'), noConversions(q));
-      $('r-body').dataset.state = 'empty';
+      $('r-empty').dataset.query = new URLSearchParams(q).toString();
       return;
     }
     show($('r-empty'), false);
     show($('r-body'), true);
     renderReport();
     renderPaths(paths);
+    // Marks what the table shows, for whoever waits for it (the browser tests).
+    $('r-table').dataset.query = new URLSearchParams(q).toString();
     loadTrend(seq, q);
   }
 
@@ -496,6 +498,7 @@
           names.map((n) => el('td', { className: 'num' }, fmtConversions.format(d.values[n] || 0))),
           el('td', { className: 'num' }, fmtConversions.format(names.reduce((s, n) => s + (d.values[n] || 0), 0)))))),
       );
+      $('r-trend-table').dataset.query = new URLSearchParams(q).toString();
     } catch (err) {
       if (seq !== reportSeq) return;
       $('r-trend').replaceChildren(el('p', { className: 'error', role: 'alert' }, 'The weekly trend could not be loaded: ' + err.message));
@@ -688,7 +691,7 @@
   function rawLink(messageId, eventIds, label) {
     if (!messageId) return null;
     if (!eventIds.has(messageId)) return el('div', { className: 'hint' }, `event ${messageId} (not among the events listed below)`);
-    const a = el('a', { href: '#ev-' + messageId, className: 'raw' }, label || 'raw event ' + messageId);
+    const a = el('a', { href: '#ev-' + messageId, className: 'raw', 'aria-label': 'raw event ' + messageId }, label || 'raw event ' + messageId);
     a.addEventListener('click', (ev) => {
       ev.preventDefault(); // the hash is the view; open the event in place instead
       const d = document.getElementById('ev-' + messageId);
