@@ -31,7 +31,19 @@ run: deps ## run the whole stack locally on http://127.0.0.1:$(PORT) (dynalite u
 	$(GO) build -o $(BIN)/attribution ./cmd/attribution
 	exec $(BIN)/attribution serve --port $(PORT) $(if $(DYNAMODB_ENDPOINT),,--dynalite)
 
-test: deps ## vet and every test, including those against dynalite
+# The dashboard's browser tests drive the system's Chromium (CHROMIUM names another binary).
+chromium: ## install headless Chromium for the browser tests when missing (root + apt-get), else say how
+	@if [ -n "$${CHROMIUM:-}" ] || command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Chromium for the dashboard's browser tests"; \
+		apt-get update -qq && (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium); \
+	else \
+		echo "The dashboard's browser tests need Chromium. Install it with: sudo apt-get update && sudo apt-get install -y chromium-headless-shell" >&2; \
+		echo "(elsewhere: install Chromium or Chrome and set CHROMIUM=/path/to/it)" >&2; \
+		exit 1; \
+	fi
+
+test: deps chromium ## vet and every test, including those against dynalite and in headless Chromium
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
 
@@ -54,4 +66,4 @@ lint: ## gofmt and vet
 	@test -z "$$(gofmt -l cmd internal)" || (gofmt -l cmd internal; exit 1)
 	$(GO) vet ./...
 
-.PHONY: help deps run test bench build package deploy lint
+.PHONY: help deps chromium run test bench build package deploy lint

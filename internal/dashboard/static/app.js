@@ -282,6 +282,8 @@
       total('Model', compare ? 'All models' : modelName(report.model || query.model)),
       total('Lookback', report.lookbackDays ? fmtCount.format(report.lookbackDays) + ' days' : '—'),
     );
+    // A column per model needs the full width: the chart goes above the table.
+    $('r-chart').parentElement.classList.toggle('stacked', compare);
     if (compare) renderCompare(report, query);
     else renderSingle(report, query);
   }
@@ -310,7 +312,7 @@
         el('td', { className: 'num', 'data-col': 'revenue' }, revenueText(r.revenue))))),
     );
     drawBars($('r-chart'), rows.slice(0, MAX_BAR_ROWS), `Credited conversions by ${dim}`,
-      rows.length > MAX_BAR_ROWS ? `The ${MAX_BAR_ROWS} largest of ${rows.length} rows; the table lists them all.` : 'The table beside the chart lists the same numbers.');
+      rows.length > MAX_BAR_ROWS ? `The ${MAX_BAR_ROWS} largest of ${rows.length} rows; the table lists them all.` : 'The table lists the same numbers.');
   }
 
   // The rank of each row under each model: 1 is the most credited; ties share the
@@ -370,21 +372,23 @@
 
   function drawBars(fig, rows, title, note) {
     const width = chartWidth(fig);
+    const narrow = width < 420;
     const labelW = Math.min(170, Math.floor(width * 0.34));
-    const valueW = width < 420 ? 64 : 150;
+    const values = rows.map((r) => fmtConversions.format(r.conversions) + (narrow ? '' : ' · ' + revenueText(r.revenue)));
+    // Room for the longest value beside its bar, at about 7 px per character.
+    const valueW = Math.min(Math.floor(width * 0.45), 12 + 7 * Math.max(...values.map((v) => v.length)));
     const barH = 22, gap = 8, top = 4;
     const height = top + rows.length * (barH + gap);
     const max = Math.max(...rows.map((r) => r.conversions), 1e-9);
-    const area = Math.max(20, width - labelW - valueW - 12);
+    const area = Math.max(20, width - labelW - valueW - 6);
     const root = svgRoot(width, height, title);
     rows.forEach((r, i) => {
       const y = top + i * (barH + gap);
       const w = Math.max(1, (r.conversions / max) * area);
-      const value = fmtConversions.format(r.conversions) + (width < 420 ? '' : ' · ' + revenueText(r.revenue));
       root.append(
         svg('text', { x: labelW - 6, y: y + barH / 2 + 4, 'text-anchor': 'end' }, clipLabel(r.key, Math.floor(labelW / 7)), svg('title', {}, r.key)),
         svg('rect', { x: labelW, y, width: w.toFixed(1), height: barH, fill: PALETTE[0], rx: 2 }),
-        svg('text', { x: labelW + w + 6, y: y + barH / 2 + 4 }, value),
+        svg('text', { x: labelW + w + 6, y: y + barH / 2 + 4 }, values[i]),
       );
     });
     fig.replaceChildren(root, caption(note));
