@@ -90,7 +90,7 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
 	}
-	log.Info("serving", "url", "http://"+srv.Addr, "events_table", cfg.EventsTable)
+	log.Info("serving", "url", "http://"+srv.Addr, "dashboard", "http://"+srv.Addr+"/", "events_table", cfg.EventsTable)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -107,6 +107,17 @@ func TestHandlerErrorBecomesBare500(t *testing.T) {
 	assert.NotContains(t, out["error"], "EOF", "details stay in the log")
 }
 
+// API Gateway's "GET /" is the root alone; other paths keep answering 404.
+func TestRootRouteIsTheRootOnly(t *testing.T) {
+	srv := httptest.NewServer(NewServer(quiet, time.Second, Route{Method: "GET", Path: "/", Handler: echo}))
+	defer srv.Close()
+	status, _ := get(t, srv.URL+"/", nil)
+	assert.Equal(t, http.StatusOK, status)
+	status, out := get(t, srv.URL+"/nope", nil)
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Contains(t, out["error"], "no route for GET /nope")
+}
+
 func TestDispatchByRouteKeyAndKeyOnEveryRoute(t *testing.T) {
 	routes := WithAPIKey("k",
 		Route{Method: "GET", Path: "/a/{id}", Handler: echo},
