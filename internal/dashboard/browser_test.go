@@ -292,8 +292,8 @@ func (s *stack) post(t *testing.T, evs []map[string]any) {
 	require.NoError(t, s.Stream.Idle(ctx))
 }
 
-// get asks the API what the page should show.
-func (s *stack) get(t *testing.T, path string, q url.Values, out any) {
+// request asks the API, with the key, what the page asks it.
+func (s *stack) request(t *testing.T, path string, q url.Values) (int, []byte) {
 	t.Helper()
 	u := s.url + path
 	if q != nil {
@@ -305,10 +305,33 @@ func (s *stack) get(t *testing.T, path string, q url.Values, out any) {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var raw json.RawMessage
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&raw))
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", u, raw)
-	require.NoError(t, json.Unmarshal(raw, out))
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, body
+}
+
+// get decodes the API's answer to what the page should show.
+func (s *stack) get(t *testing.T, path string, q url.Values, out any) {
+	t.Helper()
+	code, body := s.request(t, path, q)
+	require.Equal(t, http.StatusOK, code, "%s?%s: %s", path, q.Encode(), body)
+	require.NoError(t, json.Unmarshal(body, out))
+}
+
+type answer struct {
+	code    int
+	message string
+}
+
+// status is the API's refusal of a request: its status and error message.
+func (s *stack) status(t *testing.T, path string, q url.Values) answer {
+	t.Helper()
+	code, body := s.request(t, path, q)
+	var e struct {
+		Error string `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(body, &e), "%s", body)
+	return answer{code, e.Error}
 }
 
 // Numbers as the page writes them for en-US: one decimal for credited conversions,

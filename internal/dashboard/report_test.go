@@ -209,7 +209,17 @@ func testPickers(t *testing.T, s *stack) {
 			assert.InDelta(t, r.Models[m].Conversions, v, 1e-9, "%s %s", r.Key, m)
 		}
 	}
-	tb.checkClean(s)
+
+	// An API error is a message, not an empty chart: a range that ends before it starts.
+	to := q.Get("to")
+	after := journeyStart(time.Now()).AddDate(0, 0, 200).Format(time.DateOnly)
+	tb.choose("r-from", after)
+	tb.waitFor(`!document.getElementById('r-error').hidden`)
+	refused := s.status(t, "/api/report", url.Values{"event": {q.Get("event")}, "from": {after}, "to": {to}, "model": {"all"}, "by": {"channel"}})
+	assert.Equal(t, 400, refused.code)
+	assert.Equal(t, refused.message, tb.text("r-error"))
+	assert.True(t, evalAs[bool](tb, `document.getElementById('r-body').hidden`), "no stale chart beside the error")
+	tb.checkClean(s, 400)
 }
 
 func rowsOf(r reportAnswer) map[string]float64 {

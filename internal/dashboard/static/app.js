@@ -108,6 +108,7 @@
     updateForget();
     options = null; // read again with the key
     route();
+    if (location.hash === '#person' && $('p-id').value.trim()) loadPerson();
   });
   $('forget-key').addEventListener('click', () => {
     sessionStorage.removeItem(KEY);
@@ -276,12 +277,14 @@
     const { report, query } = shown;
     const compare = query.model === 'all';
     const t = report.totals || {};
-    $('r-totals').replaceChildren(
+    $('r-totals').replaceChildren(...[
       total('Credited conversions', fmtConversions.format(t.conversions || 0), 'total-conversions'),
       total('Revenue', revenueText(t.revenue), 'total-revenue'),
       total('Model', compare ? 'All models' : modelName(report.model || query.model)),
       total('Lookback', report.lookbackDays ? fmtCount.format(report.lookbackDays) + ' days' : '—'),
-    );
+      // Data-driven models may come from a periodic precomputation: say how fresh it is.
+      report.computedAt ? total('Computed', when(report.computedAt)) : null,
+    ].filter(Boolean));
     // A column per model needs the full width: the chart goes above the table.
     $('r-chart').parentElement.classList.toggle('stacked', compare);
     if (compare) renderCompare(report, query);
