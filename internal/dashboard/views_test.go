@@ -20,7 +20,7 @@ type viewport struct {
 var viewports = []viewport{{"desktop", 1280, 900}, {"phone", 375, 812}}
 
 // journeyPeople is how many people the journey set holds.
-const journeyPeople = 60
+const journeyPeople = 40
 
 // TestDashboard loads the journeys once and looks at every view at both widths.
 func TestDashboard(t *testing.T) {
