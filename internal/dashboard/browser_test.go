@@ -206,7 +206,16 @@ func (tb *tab) waitFor(expr string) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil {
+			return
+		}
+		// A poll that starts as the page replaces its execution context (right after a
+		// navigation, on a loaded machine) loses it: poll again in the new one.
+		if strings.Contains(err.Error(), "Cannot find context with specified id") && ctx.Err() == nil {
+			continue
+		}
 		state, _ := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText.slice(0, 3000)`))
 		tb.t.Fatalf("waiting for %s: %v\npage:\n%s", expr, err, state)
 	}

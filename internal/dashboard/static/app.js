@@ -547,9 +547,12 @@
 
   // ---- CSV --------------------------------------------------------------------------
 
+  // csvCell quotes what needs it, and defuses text a spreadsheet would run as a formula:
+  // row keys come from utm_* values that anyone can put in a link.
   function csvCell(v) {
-    const s = String(v ?? '');
-    return /[",\n\r]/.test(s) || /^[=+\-@]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+    let s = String(v ?? '');
+    if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
+    return /[",\n\r']/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
   // csv is the report on screen: its rows, with every number unrounded.
   function reportCSV() {
@@ -623,9 +626,7 @@
           const c = await api(`api/user/${encodeURIComponent(u)}/conversions`);
           for (const conv of c.conversions || []) conversions.push({ ...conv, userId: conv.userId || u });
         } catch (err) {
-          if (err.status === 404 && kind === 'anonymous') return;
-          if (err.status === 404 && /no conversions|unknown/i.test(err.message)) return;
-          conversionErrors.push(err.message);
+          if (err.status !== 404) conversionErrors.push(err.message); // 404: no conversions known
         }
       }));
       person = { kind, id, profile, conversions, conversionErrors };
@@ -683,7 +684,8 @@
     $('p-timeline').replaceChildren(...items.map((it) => el('li', { className: it.kind, 'data-kind': it.kind, 'data-message-id': it.messageId || '' },
       el('div', { className: 'when' }, when(it.at)), it.node, rawLink(it.messageId, eventIds))));
     if (!items.length) $('p-timeline').append(el('li', {}, 'No touches, links or conversions yet.'));
-    if (conversionErrors.length) $('p-timeline').before(el('p', { className: 'error', role: 'alert' }, 'Conversions could not be loaded: ' + conversionErrors.join('; ')));
+    $('p-conversion-error').textContent = conversionErrors.length ? 'Conversions could not be loaded: ' + conversionErrors.join('; ') : '';
+    show($('p-conversion-error'), conversionErrors.length > 0);
 
     $('p-events-note').textContent = profile.cursor
       ? `The newest ${fmtCount.format(events.length)} events; older ones are not shown.`
