@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -116,10 +118,7 @@ func BenchmarkReportYear(b *testing.B) {
 }
 
 func benchConfig(b *testing.B, tables store.Tables) config.Config {
-	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
-	require.NoError(b, err)
-	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
-	cfg.ConversionsTable = tables.Conversions
+	cfg := dbtest.Config(b, tables)
 	cfg.ConversionEvents = []string{benchEvent}
 	return cfg
 }
@@ -135,7 +134,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 		span time.Duration
 	}{{"live", 48 * time.Hour}, {"spread", 365 * 24 * time.Hour}} {
 		b.Run(tc.name, func(b *testing.B) {
-			const n = 2_000
+			n := benchN()
 			db := dbtest.Client(b)
 			ctx := context.Background()
 			var total time.Duration
@@ -149,7 +148,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 				var all []attribution.Touch
 				for i := range n {
 					person := fmt.Sprintf("p%d", i)
-					at := first.Add(time.Duration(float64(tc.span) * float64(i) / n))
+					at := first.Add(time.Duration(float64(tc.span) * float64(i) / float64(n)))
 					if tc.name == "spread" {
 						at = first.Add(time.Duration(rng.Int64N(int64(tc.span))))
 					}
@@ -159,7 +158,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 						Raw: []byte(fmt.Sprintf(`{"properties":{"revenue":%d,"currency":"USD"}}`, 1+rng.IntN(500)))})
 				}
 				require.NoError(b, parallel.Each(ctx, len(all), 16, func(ctx context.Context, i int) error { return touches.Put(ctx, all[i]) }))
-				log := slog.New(slog.DiscardHandler)
+				log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 				em := stream.NewEmulator(log, stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
 					server.Consumers(server.Options{Config: benchConfig(b, tables), DB: db, Log: log, DataDir: b.TempDir()})...)
 				b.StartTimer()
@@ -188,4 +187,11 @@ func checkTotals(b *testing.B, db *dynamodb.Client, tables store.Tables, n int) 
 	r, err := store.NewConversions(db, tables.Conversions).Rollup(context.Background(), benchEvent, "channel", "2024-12-01", "2026-01-31")
 	require.NoError(b, err)
 	require.Equal(b, float64(n), r.Total.Conversions)
+}
+
+func benchN() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_CONVERSIONS")); err == nil && n > 0 {
+		return n
+	}
+	return 2_000
 }
