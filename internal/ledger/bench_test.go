@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
@@ -135,9 +137,11 @@ func BenchmarkStreamConversions(b *testing.B) {
 	}{{"live", 48 * time.Hour}, {"spread", 365 * 24 * time.Hour}} {
 		b.Run(tc.name, func(b *testing.B) {
 			n := benchN()
-			db := dbtest.Client(b)
+			var calls atomic.Int64
+			db := counting(dbtest.Client(b), &calls)
 			ctx := context.Background()
 			var total time.Duration
+			var requests int64
 			for b.Loop() {
 				b.StopTimer()
 				tables := dbtest.Tables(b, db)
@@ -158,11 +162,12 @@ func BenchmarkStreamConversions(b *testing.B) {
 						Raw: []byte(fmt.Sprintf(`{"properties":{"revenue":%d,"currency":"USD"}}`, 1+rng.IntN(500)))})
 				}
 				require.NoError(b, parallel.Each(ctx, len(all), 16, func(ctx context.Context, i int) error { return touches.Put(ctx, all[i]) }))
-				log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+				log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 				em := stream.NewEmulator(log, stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
 					server.Consumers(server.Options{Config: benchConfig(b, tables), DB: db, Log: log, DataDir: b.TempDir()})...)
 				b.StartTimer()
 				start := time.Now()
+				before := calls.Load()
 				for _, ev := range evs {
 					em.Publish(tables.Events, ev.AnonymousID, store.EventItem(ev, 0))
 				}
@@ -170,6 +175,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 				require.NoError(b, em.Idle(idle))
 				cancel()
 				total += time.Since(start)
+				requests += calls.Load() - before
 				b.StopTimer()
 				checkTotals(b, db, tables, n)
 				require.NoError(b, em.Close(ctx))
@@ -177,6 +183,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "conversions/s")
+			b.ReportMetric(float64(requests)/float64(n*b.N), "requests/conversion")
 		})
 	}
 }
@@ -189,6 +196,20 @@ func checkTotals(b *testing.B, db *dynamodb.Client, tables store.Tables, n int) 
 	require.Equal(b, float64(n), r.Total.Conversions)
 }
 
+// counting is db with every request counted in calls.
+func counting(db *dynamodb.Client, calls *atomic.Int64) *dynamodb.Client {
+	return dynamodb.New(db.Options(), func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("countRequests",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					calls.Add(1)
+					return next.HandleInitialize(ctx, in)
+				}), middleware.After)
+		})
+	})
+}
+
+// benchN is how many conversions a stream benchmark processes (BENCH_CONVERSIONS).
 func benchN() int {
 	if n, err := strconv.Atoi(os.Getenv("BENCH_CONVERSIONS")); err == nil && n > 0 {
 		return n
