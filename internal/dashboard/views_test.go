@@ -38,6 +38,8 @@ func TestDashboard(t *testing.T) {
 		t.Run("detect/"+vp.name, func(t *testing.T) { testDetect(t, s, vp) })
 	}
 	t.Run("pickers", func(t *testing.T) { testPickers(t, s) })
+	t.Run("anonymous", func(t *testing.T) { testAnonymous(t, s) })
+	t.Run("labels", func(t *testing.T) { testLabels(t, s) })
 	t.Run("no key", func(t *testing.T) { testNoKey(t, s) })
 	t.Run("wrong key", func(t *testing.T) { testWrongKey(t, s) })
 }
@@ -90,6 +92,55 @@ func testPerson(t *testing.T, s *stack, vp viewport) {
 	assert.Contains(t, raw, `"messageId": "`+first+`"`)
 
 	tb.screenshot("person-" + vp.name)
+	tb.checkClean(s)
+}
+
+// testAnonymous: an anonymousId shows its own touches and its user's conversions.
+func testAnonymous(t *testing.T, s *stack) {
+	const anon, user = "anon-007", "user-007@example.com"
+	var conversions struct {
+		Conversions []struct {
+			MessageID string `json:"messageId"`
+		} `json:"conversions"`
+	}
+	s.get(t, "/api/user/"+url.PathEscape(user)+"/conversions", nil, &conversions)
+	require.NotEmpty(t, conversions.Conversions)
+
+	tb := newTab(t, 1280, 900)
+	tb.open(s, "#person", testAPIKey)
+	tb.waitFor(`document.getElementById('p-model').options.length > 0`)
+	tb.choose("p-kind", "anonymous")
+	tb.do(
+		chromedp.SendKeys(chromedp.ID("p-id"), anon),
+		chromedp.Click(chromedp.CSS(`#person-form button[type=submit]`)),
+	)
+	tb.waitFor(`!document.getElementById('p-body').hidden`)
+	assert.Contains(t, tb.text("p-summary"), user)
+	shown := evalAs[[]string](tb, `[...document.querySelectorAll('#p-timeline li.conversion')].map(e => e.dataset.messageId)`)
+	var want []string
+	for _, c := range conversions.Conversions {
+		want = append(want, c.MessageID)
+	}
+	assert.ElementsMatch(t, want, shown)
+
+	// Another model, other credits: the first touch takes everything.
+	before := evalAs[[]string](tb, `[...document.querySelectorAll('#p-timeline li.conversion [data-col=credit]')].map(e => e.textContent)`)
+	tb.choose("p-model", "first")
+	after := evalAs[[]string](tb, `[...document.querySelectorAll('#p-timeline li.conversion [data-col=credit]')].map(e => e.textContent)`)
+	assert.NotEqual(t, before, after)
+	assert.Contains(t, after, "100.0%")
+	tb.checkClean(s)
+}
+
+// testLabels: every control has a label and can be reached with the keyboard.
+func testLabels(t *testing.T, s *stack) {
+	tb := newTab(t, 1280, 900)
+	tb.open(s, "#report", testAPIKey)
+	tb.waitReport("model", "linear")
+	unlabelled := evalAs[[]string](tb, `[...document.querySelectorAll('input, select')].filter(e => e.labels.length === 0).map(e => e.id)`)
+	assert.Empty(t, unlabelled)
+	unreachable := evalAs[[]string](tb, `[...document.querySelectorAll('input, select, button, a[href]')].filter(e => e.tabIndex < 0).map(e => e.id || e.textContent)`)
+	assert.Empty(t, unreachable)
 	tb.checkClean(s)
 }
 

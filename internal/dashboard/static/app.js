@@ -268,7 +268,7 @@
     });
     return [
       el('p', {}, el('strong', {}, `No ${q.event} conversions between ${q.from} and ${q.to}.`)),
-      el('p', {}, 'Widen the dates, or post one with this curl (a page view for user-1 first gives it a touch to credit):'),
+      el('p', {}, 'Widen the dates, or post one with this curl (a page view for user-1 first gives it a touch to credit; with SEGMENT_SHARED_SECRET set, add its X-Signature header):'),
       el('pre', {}, `curl -s ${location.origin}/events -H 'Content-Type: application/json' -d '${body.replace(/'/g, "'\\''")}'`),
     ];
   }
