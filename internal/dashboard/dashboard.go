@@ -97,15 +97,6 @@ func New(detector *source.Detector, log *slog.Logger) (*Handler, error) {
 	return h, nil
 }
 
-// Names lists the embedded files, for tests that weigh the page.
-func (h *Handler) Names() []string {
-	out := make([]string, 0, len(h.assets))
-	for name := range h.assets {
-		out = append(out, name)
-	}
-	return out
-}
-
 // Routes are the dashboard's routes: the page and its assets open to anyone, since
 // they hold no data, and the detector behind apiKey like every other /api route.
 func (h *Handler) Routes(apiKey string) []httpapi.Route {
