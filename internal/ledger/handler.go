@@ -58,12 +58,12 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, er
 	if skip, err := erased.Skip(ctx, h.Log, ev); skip || err != nil {
 		return nil, err
 	}
-	return h.Ledger.Record(ctx, Input(ctx, h.Log, ev))
+	return h.Ledger.Record(ctx, input(ctx, h.Log, ev))
 }
 
-// Input is what conversion event ev says. A value that cannot be counted is counted as
+// input is what conversion event ev says. A value that cannot be counted is counted as
 // 0, and log says why.
-func Input(ctx context.Context, log *slog.Logger, ev event.Event) conversion.Input {
+func input(ctx context.Context, log *slog.Logger, ev event.Event) conversion.Input {
 	value, currency, problem := conversion.Value(ev.Raw)
 	if problem != "" {
 		log.WarnContext(ctx, "conversion value counted as 0", "message_id", ev.MessageID, "event", ev.Name, "reason", problem)
