@@ -77,11 +77,17 @@ func input(ctx context.Context, log *slog.Logger, ev event.Event) conversion.Inp
 // FollowUp recomputes and settles the conversions of persons (conversion.PersonKey)
 // whose touches or links a batch changed: the touch and link consumers' follow-up.
 func (l *Ledger) FollowUp(ctx context.Context, persons []string) map[string]error {
+	return failAll(persons, l.Refresh(ctx, persons))
+}
+
+// Refresh recomputes and settles the conversions of persons whose touches or links
+// changed.
+func (l *Ledger) Refresh(ctx context.Context, persons []string) error {
 	changes, err := l.Recompute(ctx, persons)
-	if err == nil {
-		err = l.Settle(ctx, changes)
+	if err != nil {
+		return err
 	}
-	return failAll(persons, err)
+	return l.Settle(ctx, changes)
 }
 
 func failAll(keys []string, err error) map[string]error {
