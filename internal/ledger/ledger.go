@@ -59,11 +59,11 @@ type Links interface {
 type Sender = trigger.Sender
 
 var (
-	_ Store  = (*store.Conversions)(nil)
+	_ Store   = (*store.Conversions)(nil)
 	_ People  = (*people.Resolver)(nil)
 	_ Touches = (*store.Touches)(nil)
-	_ Links  = (*store.Identities)(nil)
-	_ Sender = (*segment.Client)(nil)
+	_ Links   = (*store.Identities)(nil)
+	_ Sender  = (*segment.Client)(nil)
 )
 
 // concurrency bounds the conversions, hours and days worked on at once.
