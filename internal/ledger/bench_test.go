@@ -238,3 +238,4 @@ func benchN() int {
 	}
 	return 2_000
 }
+
