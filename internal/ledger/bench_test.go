@@ -238,4 +238,3 @@ func benchN() int {
 	}
 	return 2_000
 }
-

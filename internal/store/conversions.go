@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/attribution-dev/attribution/internal/conversion"
+	"github.com/attribution-dev/attribution/internal/parallel"
 )
 
 // The conversions table holds, under a generic key (pk, sk):
@@ -365,11 +366,14 @@ func (s *Conversions) RecomputeDay(ctx context.Context, event, day string) error
 // covering change seq, leaving any item that covers a later change. RecomputeDay calls
 // it; benchmarks seed a year of rollups with it.
 func (s *Conversions) PutDay(ctx context.Context, event, day string, r *conversion.Rollup, seq int64) error {
-	for _, dim := range conversion.Dimensions {
-		if err := s.putRollup(ctx, dayRollupPK(event, dim), day, r.Dimension(dim), seq); err != nil {
-			return err
-		}
+	dims := conversion.Dimensions
+	err := parallel.Each(ctx, len(dims), len(dims), func(ctx context.Context, i int) error {
+		return s.putRollup(ctx, dayRollupPK(event, dims[i]), day, r.Dimension(dims[i]), seq)
+	})
+	if err != nil {
+		return err
 	}
+	// Last, once every dimension is written: RecomputeDay reads it to skip the day.
 	return s.putRollup(ctx, dayRollupPK(event, PathsRollup), day, r.PathsOnly(), seq)
 }
 
