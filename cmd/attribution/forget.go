@@ -25,9 +25,7 @@ func runForget(ctx context.Context, args []string) error {
 			"Prints {\"userId\"|\"anonymousId\", \"removed\": {...}, \"anonymousIds\": [...]} as JSON.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

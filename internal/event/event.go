@@ -311,11 +311,7 @@ func describeJSONError(err error) string {
 	if errors.As(err, &syntaxErr) {
 		return "malformed JSON at byte " + strconv.FormatInt(syntaxErr.Offset, 10)
 	}
-	msg := err.Error()
-	if strings.HasPrefix(msg, "json: ") {
-		msg = msg[len("json: "):]
-	}
-	return msg
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 func friendlyType(kind string) string {
