@@ -126,6 +126,26 @@ func TestForgedOrMissingSignatureStoresNothing(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 }
 
+// The signature is pinned by a vector our own code did not compute, so a change to how
+// we sign or verify cannot pass by agreeing with itself. Computed with
+//
+//	printf '%s' "$body" | openssl dgst -sha1 -hmac whsec-test-0123456789
+func TestSignatureKnownAnswer(t *testing.T) {
+	const (
+		body = `{"type":"page","messageId":"kat-1","anonymousId":"a-1","timestamp":"2026-11-29T10:42:21.805Z","properties":{"url":"https://acme.io/","referrer":"https://www.google.com/"}}`
+		want = "460c9b9063a2d1531f1d407aeb3a88d45b43271f"
+	)
+	require.Equal(t, "whsec-test-0123456789", secret)
+	assert.Equal(t, want, ingest.Sign([]byte(body), secret))
+
+	h, _, _ := newHandler(t, secret)
+	status, out := post(t, h, []byte(body), map[string]string{"x-signature": want})
+	assert.Equal(t, http.StatusOK, status, out)
+	assert.Equal(t, float64(1), out["stored"])
+	status, _ = post(t, h, []byte(body), map[string]string{"x-signature": strings.ToUpper(want)})
+	assert.Equal(t, http.StatusOK, status, "hex is case-insensitive")
+}
+
 func TestReplayingAThousandEventsThreeTimesStoresAThousand(t *testing.T) {
 	h, db, tables := newHandler(t, "")
 	var batch []string
