@@ -146,6 +146,21 @@ func TestSignatureKnownAnswer(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status, "hex is case-insensitive")
 }
 
+// A webhook as API Gateway delivered it (testdata/apigateway): base64 body, lower-case
+// headers, the signature computed by openssl over the decoded body.
+func TestCapturedWebhookRequest(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "apigateway", "post-events-base64.json"))
+	require.NoError(t, err)
+	var req events.APIGatewayV2HTTPRequest
+	require.NoError(t, json.Unmarshal(b, &req))
+
+	h, _, _ := newHandler(t, secret)
+	resp, err := h.Handle(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+	assert.JSONEq(t, `{"received":1,"stored":1,"duplicates":0,"suppressed":0,"storedIds":["ajs-next-1732876941223-quickstart"],"duplicateIds":[]}`, resp.Body)
+}
+
 func TestReplayingAThousandEventsThreeTimesStoresAThousand(t *testing.T) {
 	h, db, tables := newHandler(t, "")
 	var batch []string
