@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/attribution-dev/attribution/internal/erase"
+	"github.com/attribution-dev/attribution/internal/event"
 )
 
 // runForget erases a person, as DELETE /api/user/{id} or /api/anonymous/{id} does, with
@@ -47,7 +48,7 @@ func forget(ctx context.Context, e *erase.Eraser, user, anonymous string, w io.W
 	if anonymous != "" {
 		id, run = anonymous, e.Anonymous
 	}
-	if msg := erase.CheckID(id); msg != "" {
+	if msg := event.CheckID(id); msg != "" {
 		return errors.New(msg)
 	}
 	res, err := run(ctx, id)

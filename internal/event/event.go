@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Types Segment sends through its Webhooks destination.
@@ -254,6 +255,20 @@ func eventTime(w *wire) (time.Time, string, error) {
 // MaxIDLength bounds person and group ids: they become DynamoDB key values (2 KB for a
 // partition key, 1 KB for a sort key), and no real id comes near it.
 const MaxIDLength = 1024
+
+// CheckID returns why id, as a route or a command names a person, is refused, or "".
+// Such an id must be one an event could have been stored under.
+func CheckID(id string) string {
+	switch {
+	case strings.TrimSpace(id) == "":
+		return "id is required"
+	case len(id) > MaxIDLength:
+		return fmt.Sprintf("id is longer than %d bytes", MaxIDLength)
+	case !utf8.ValidString(id):
+		return "id is not valid UTF-8"
+	}
+	return ""
+}
 
 func checkIDLength(name, v string) error {
 	if len(v) > MaxIDLength {

@@ -38,9 +38,6 @@ const (
 	MaxLimit     = 1000
 )
 
-// maxID matches what the events table accepts for an id.
-const maxID = 1024
-
 // Handler serves the query routes.
 type Handler struct {
 	People *people.Resolver
@@ -164,7 +161,7 @@ func (h *Handler) person(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	resolve func(ctx context.Context, id string) (person, func(Profile) any, error),
 ) (events.APIGatewayV2HTTPResponse, error) {
 	id := httpapi.PathParam(req, "id")
-	if msg := checkID(id); msg != "" {
+	if msg := event.CheckID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
 	limit, msg := parseLimit(req.QueryStringParameters["limit"])
@@ -199,7 +196,7 @@ func (h *Handler) person(ctx context.Context, req events.APIGatewayV2HTTPRequest
 // Attribution serves GET /api/user/{id}/attribution?model=M[&halfLifeDays=D][&until=T].
 func (h *Handler) Attribution(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	id := httpapi.PathParam(req, "id")
-	if msg := checkID(id); msg != "" {
+	if msg := event.CheckID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
 	q := req.QueryStringParameters
@@ -300,16 +297,6 @@ func parseLimit(v string) (int, string) {
 		return 0, fmt.Sprintf("limit must be a whole number from 1 to %d", MaxLimit)
 	}
 	return n, ""
-}
-
-func checkID(id string) string {
-	switch {
-	case strings.TrimSpace(id) == "":
-		return "id is required"
-	case len(id) > maxID:
-		return fmt.Sprintf("id is longer than %d bytes", maxID)
-	}
-	return ""
 }
 
 func nonNil(links []store.Link) []store.Link {

@@ -138,8 +138,8 @@ func validLink(l Link) error {
 	switch {
 	case l.UserID == "" || l.AnonymousID == "":
 		return fmt.Errorf("%w: userId and anonymousId are required", ErrInvalidLink)
-	case len(l.UserID) > 1024 || len(l.AnonymousID) > 1024:
-		return fmt.Errorf("%w: id longer than 1024 bytes", ErrInvalidLink)
+	case len(l.UserID) > event.MaxIDLength || len(l.AnonymousID) > event.MaxIDLength:
+		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidLink, event.MaxIDLength)
 	case Reserved(l.AnonymousID):
 		return fmt.Errorf("%w: anonymousId starts with the reserved %q", ErrInvalidLink, ReservedPrefix)
 	case l.MessageID == "" || l.FirstSeen.IsZero():

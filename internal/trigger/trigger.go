@@ -12,11 +12,11 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/segment"
 )
@@ -31,10 +31,6 @@ const (
 // DefaultEvent is the track event's name when Handler.Event is empty
 // (SOURCE_IDENTIFIED_EVENT's default).
 const DefaultEvent = "Source Identified"
-
-// MaxIDBytes is the longest id accepted. Ids end up in DynamoDB keys (at most 2,048
-// bytes, with a prefix) and in every message; nothing real comes close.
-const MaxIDBytes = 1_000
 
 // MaxResponseBytes bounds the answer's size. A synchronous Lambda response is at most
 // 6 MB; a user with tens of thousands of touches would exceed it with every message's
@@ -155,7 +151,7 @@ func (h *Handler) serve(
 	build func(id string, touches []attribution.Touch) []segment.Message,
 ) (events.APIGatewayV2HTTPResponse, error) {
 	id := httpapi.PathParam(req, "id")
-	if msg := checkID(id); msg != "" {
+	if msg := event.CheckID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
 	if h.Erased != nil {
@@ -241,17 +237,4 @@ func answer(status int, resp Response) events.APIGatewayV2HTTPResponse {
 	}
 	resp.Sent, resp.Failed, resp.DetailsOmitted = strip(resp.Sent), strip(resp.Failed), true
 	return httpapi.JSON(status, resp)
-}
-
-// checkID returns why id is refused, or "".
-func checkID(id string) string {
-	switch {
-	case id == "":
-		return "the id is empty"
-	case len(id) > MaxIDBytes:
-		return fmt.Sprintf("the id is %d bytes, longer than %d", len(id), MaxIDBytes)
-	case !utf8.ValidString(id):
-		return "the id is not valid UTF-8"
-	}
-	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/trigger"
 )
@@ -187,7 +188,7 @@ func TestBadIDIs400(t *testing.T) {
 	e := newEnv(t)
 	for name, id := range map[string]string{
 		"empty":     "",
-		"oversized": strings.Repeat("x", trigger.MaxIDBytes+1),
+		"oversized": strings.Repeat("x", event.MaxIDLength+1),
 		"not UTF-8": "\xff\xfe",
 	} {
 		for _, path := range routes {
