@@ -57,7 +57,7 @@ func Summarize(touches []Touch) Summary {
 //
 // A campaign wins over a direct referrer because a tagged newsletter link opened in a
 // desktop mail app arrives without a referrer yet was plainly sent by the newsletter
-// (DESIGN.md, "Touches"). Internal and empty types count as direct because neither names
+// (README, "Sending attribution to Segment"). Internal and empty types count as direct because neither names
 // an acquisition source: touches should never be internal, and an empty type is a touch
 // stored without a description. Every other type, unknown included, means a referrer
 // was seen, so it is a source.

@@ -13,7 +13,7 @@ import (
 	"github.com/joho/godotenv"
 )
 
-// Config is every setting of DESIGN.md's "Configuration" contract.
+// Config is every setting the README's "Configuration" lists.
 type Config struct {
 	Region           string
 	Stage            string
