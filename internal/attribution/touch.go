@@ -10,8 +10,8 @@ import (
 	"github.com/attribution-dev/attribution/internal/source"
 )
 
-// Touch is the entry of a visit: a page view whose description is not internal (the
-// rules are source.NewVisit's). MessageID is the page event's messageId.
+// Touch is the entry of a visit: a page view whose description is not internal
+// (source.IsNewTouch). MessageID is the page event's messageId.
 type Touch struct {
 	MessageID   string             `json:"messageId"`
 	AnonymousID string             `json:"anonymousId,omitempty"`

@@ -1,6 +1,6 @@
 // Package detect is the stream consumer that turns page events into touches: it
 // describes each page view's source and stores a touch when the page view enters a
-// visit (source.NewVisit).
+// visit (source.IsNewTouch).
 package detect
 
 import (
