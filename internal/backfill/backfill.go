@@ -1,7 +1,8 @@
 // Package backfill sends attribution to Segment for many users at once: after a
-// historic import, or when the traits contract changes. It reuses the trigger's
-// message builders, so a backfill and a trigger of the same touches send the same
-// messageIds, and rerunning a backfill is recognisably the same messages downstream.
+// historic import, or when the traits contract changes. It builds its messages as the
+// /segment routes do (attribution.Identify, attribution.UserTrack), so a backfill and a
+// trigger of the same touches send the same messageIds, and rerunning a backfill is
+// recognisably the same messages downstream.
 package backfill
 
 import (
@@ -18,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
-	"github.com/attribution-dev/attribution/internal/trigger"
 )
 
 // Options select whom to send for and how.
@@ -68,18 +69,13 @@ type Links interface {
 	ByAnonymous(ctx context.Context, anonymousID string) ([]store.Link, error)
 }
 
-// Sender sends messages synchronously (segment.Client does).
-type Sender interface {
-	Send(ctx context.Context, msgs []segment.Message) []segment.Result
-}
-
 // Runner runs backfills.
 type Runner struct {
 	DB           *dynamodb.Client
 	TouchesTable string
 	People       People
 	Links        Links
-	Sender       Sender
+	Sender       segment.Sender
 	Log          *slog.Logger
 	// Suppressed, when set, keeps erased users out of the backfill.
 	Suppressed func(ctx context.Context, userID string) (bool, error)
@@ -96,7 +92,7 @@ func (r *Runner) Run(ctx context.Context, o Options) (Summary, error) {
 		o.Chunk = 200
 	}
 	if o.Event == "" {
-		o.Event = trigger.DefaultEvent
+		o.Event = config.DefaultSourceEvent
 	}
 	users := slices.Clone(o.Users)
 	if len(users) == 0 {
@@ -173,7 +169,7 @@ func (r *Runner) messages(ctx context.Context, users []string, o Options) ([]seg
 		if err != nil {
 			return nil, 0, fmt.Errorf("backfill user %s: %w", u, err)
 		}
-		identify, ok := trigger.Identify(u, touches)
+		identify, ok := attribution.Identify(u, touches)
 		if !ok {
 			skipped++
 			continue
@@ -182,7 +178,7 @@ func (r *Runner) messages(ctx context.Context, users []string, o Options) ([]seg
 		if o.Track {
 			for _, t := range touches {
 				if inWindow(t.Timestamp, o.Since, o.Until) {
-					msgs = append(msgs, trigger.UserTrack(u, o.Event, t))
+					msgs = append(msgs, attribution.UserTrack(u, o.Event, t))
 				}
 			}
 		}

@@ -1,7 +1,7 @@
 // Package realtime pushes a user's attribution to Segment as it changes (REALTIME): the
 // stream consumers store a batch's touches and identity links, then hand the affected
 // userIds to Pusher.Push, which recomputes each user's identify message exactly as the
-// trigger route builds it (trigger.Identify) and sends it when it differs from the last
+// trigger route builds it (attribution.Identify) and sends it when it differs from the last
 // one Segment acknowledged.
 //
 // "Differs" is decided by messageId: attribution.IdentifyMessageID hashes the userId and
@@ -30,7 +30,6 @@ import (
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
-	"github.com/attribution-dev/attribution/internal/trigger"
 )
 
 // People finds a user's touches over every linked id, oldest first (people.Resolver does).
@@ -49,14 +48,10 @@ type States interface {
 	Put(ctx context.Context, st store.PushState) (bool, error)
 }
 
-// Sender delivers messages synchronously, reporting per message (segment.Client does).
-type Sender = trigger.Sender
-
 var (
 	_ People = (*people.Resolver)(nil)
 	_ Links  = (*store.Identities)(nil)
 	_ States = (*store.PushStates)(nil)
-	_ Sender = (*segment.Client)(nil)
 )
 
 // DefaultConcurrency bounds the users resolved at once in one Push.
@@ -66,7 +61,7 @@ const DefaultConcurrency = 8
 type Pusher struct {
 	People People
 	Links  Links
-	Sender Sender
+	Sender segment.Sender
 	State  States
 	Log    *slog.Logger
 	// Suppressed, when set, is asked before anything is sent for a user; true means the
@@ -234,7 +229,7 @@ func (p *Pusher) prepare(ctx context.Context, u string, fresh []attribution.Touc
 		return segment.Message{}, 0, Failed, fmt.Errorf("push attribution of %s: %w", u, err)
 	}
 	touches = merge(touches, fresh)
-	msg, ok := trigger.Identify(u, touches)
+	msg, ok := attribution.Identify(u, touches)
 	if !ok {
 		return msg, 0, NoTouches, nil
 	}

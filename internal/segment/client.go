@@ -219,6 +219,14 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("segment answered %d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Body)
 }
 
+// Sender delivers messages synchronously and reports per message: what the /segment
+// routes, real-time pushes and backfills need of a Client, and what their tests fake.
+type Sender interface {
+	Send(ctx context.Context, msgs []Message) []Result
+}
+
+var _ Sender = (*Client)(nil)
+
 // Send delivers msgs and returns one Result per message, in the order of msgs.
 //
 // Invalid messages (see ErrInvalidMessage) are refused and the rest are still sent.
