@@ -62,8 +62,8 @@ func runBackfill(ctx context.Context, args []string) error {
 		}
 	}
 	r := &backfill.Runner{
-		DB: env.DB, TouchesTable: cfg.TouchesTable,
-		People: env.People(), Links: env.Identities(), Sender: sender, Log: log,
+		Touches: env.Touches(),
+		People:  env.People(), Links: env.Identities(), Sender: sender, Log: log,
 		Suppressed: env.Tombstones().IsErased,
 	}
 	sum, runErr := r.Run(ctx, o)

@@ -22,9 +22,9 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/realtime"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -157,13 +157,15 @@ func (h *Handler) alias(ctx context.Context, ev event.Event) error {
 	}
 	// Each Put is two or three conditional writes; a previousId with thousands of links
 	// (a junk id many devices sent) would otherwise outlast the Lambda on every retry.
-	return parallel.Each(ctx, len(inherited), inheritWorkers, func(ctx context.Context, i int) error {
-		l := inherited[i]
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(inheritWorkers)
+	for _, l := range inherited {
 		if l.AnonymousID == user {
-			return nil // a link back to the new userId itself: nothing to inherit
+			continue // a link back to the new userId itself: nothing to inherit
 		}
-		return h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased))
-	})
+		g.Go(func() error { return h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased)) })
+	}
+	return g.Wait()
 }
 
 // inheritWorkers bounds the links an alias copies at once.

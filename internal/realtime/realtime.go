@@ -26,10 +26,10 @@ import (
 	"time"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // People finds a user's touches over every linked id, oldest first (people.Resolver does).
@@ -287,10 +287,12 @@ func (p *Pusher) each(n int, fn func(i int)) {
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	_ = parallel.Each(context.Background(), n, workers, func(_ context.Context, i int) error {
-		fn(i)
-		return nil
-	})
+	var g errgroup.Group
+	g.SetLimit(workers)
+	for i := range n {
+		g.Go(func() error { fn(i); return nil })
+	}
+	_ = g.Wait() // fn reports each outcome itself
 }
 
 func distinct(ids []string) []string {

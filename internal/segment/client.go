@@ -16,8 +16,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 const (
@@ -251,12 +252,10 @@ func (c *Client) Send(ctx context.Context, msgs []Message) []Result {
 		valid = append(valid, encoded{index: i, id: m.MessageID, key: key, raw: raw})
 	}
 
-	sem := make(chan struct{}, c.cfg.Concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(c.cfg.Concurrency)
 	for bi, batch := range pack(valid) {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			out := c.sendBatch(ctx, bi, batch)
 			// Each batch owns distinct indexes, so these writes do not race.
 			for _, m := range batch {
@@ -265,9 +264,10 @@ func (c *Client) Send(ctx context.Context, msgs []Message) []Result {
 					Attempts: out.attempts, StatusCode: out.status, Err: out.err,
 				}
 			}
+			return nil // each batch's outcome is in its results
 		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return results
 }
 

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Erasure reads keys with Query on a table's key or one of its indexes, projecting
@@ -210,10 +210,12 @@ func deleteKeys(ctx context.Context, db *dynamodb.Client, table string, keys []m
 		chunks = append(chunks, reqs[start:min(start+deleteBatchSize, len(reqs))])
 	}
 
-	err := parallel.Each(ctx, len(chunks), deleteWorkers, func(ctx context.Context, i int) error {
-		return writeBatch(ctx, db, table, chunks[i])
-	})
-	if err != nil {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(deleteWorkers)
+	for _, chunk := range chunks {
+		g.Go(func() error { return writeBatch(ctx, db, table, chunk) })
+	}
+	if err := g.Wait(); err != nil {
 		return 0, fmt.Errorf("delete %d items from %s: %w", len(reqs), table, err)
 	}
 	return len(reqs), nil

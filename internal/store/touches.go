@@ -3,13 +3,18 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/event"
@@ -185,4 +190,72 @@ func (s *Touches) query(ctx context.Context, in *dynamodb.QueryInput, max int) (
 		}
 	}
 	return out, nil
+}
+
+// PeopleInWindow reads the whole table once, in parallel segments, and returns the
+// userIds of the touches with since ≤ timestamp < until (zero: unbounded), and the
+// anonymousIds of those that carry no userId. It is the product's only Scan: for an
+// operator's batch job (attribution backfill) that visits every touch anyway, never for a
+// request path.
+func (s *Touches) PeopleInWindow(ctx context.Context, since, until time.Time) (userIDs, anonymousIDs []string, err error) {
+	const segments = 4
+	var (
+		mu    sync.Mutex
+		users = map[string]bool{}
+		anons = map[string]bool{}
+	)
+	g, ctx := errgroup.WithContext(ctx)
+	for seg := range segments {
+		g.Go(func() error {
+			in := &dynamodb.ScanInput{
+				TableName:                aws.String(s.table),
+				Segment:                  aws.Int32(int32(seg)),
+				TotalSegments:            aws.Int32(segments),
+				ProjectionExpression:     aws.String("#a, #u, #t"),
+				ExpressionAttributeNames: map[string]string{"#a": AttrAnonymousID, "#u": AttrUserID, "#t": AttrTimestamp},
+			}
+			if filter, values := windowFilter(since, until); filter != "" {
+				in.FilterExpression, in.ExpressionAttributeValues = aws.String(filter), values
+			}
+			p := dynamodb.NewScanPaginator(s.db, in)
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					return fmt.Errorf("scan touches segment %d: %w", seg, err)
+				}
+				mu.Lock()
+				for _, item := range page.Items {
+					if u := stringAttr(item, AttrUserID); u != "" {
+						users[u] = true
+					} else if a := stringAttr(item, AttrAnonymousID); a != "" {
+						anons[a] = true
+					}
+				}
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	return slices.Collect(maps.Keys(users)), slices.Collect(maps.Keys(anons)), nil
+}
+
+// windowFilter is the Scan filter on touch time for PeopleInWindow.
+func windowFilter(since, until time.Time) (string, map[string]types.AttributeValue) {
+	values := map[string]types.AttributeValue{}
+	var conds []string
+	if !since.IsZero() {
+		values[":since"] = &types.AttributeValueMemberS{Value: since.UTC().Format(event.TimeLayout)}
+		conds = append(conds, "#t >= :since")
+	}
+	if !until.IsZero() {
+		values[":until"] = &types.AttributeValueMemberS{Value: until.UTC().Format(event.TimeLayout)}
+		conds = append(conds, "#t < :until")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return strings.Join(conds, " AND "), values
 }
