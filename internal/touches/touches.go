@@ -1,7 +1,7 @@
-// Package detect is the stream consumer that turns page events into touches: it
+// Package touches is the stream consumer that turns page events into touches: it
 // describes each page view's source and stores a touch when the page view enters a
 // visit (source.IsNewTouch).
-package detect
+package touches
 
 import (
 	"context"

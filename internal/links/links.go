@@ -1,4 +1,4 @@
-// Package identify is the events stream's consumer for identify and alias events: it
+// Package links is the events stream's consumer for identify and alias events: it
 // records which anonymous ids belong to which user, so a person's touches on every
 // device before sign-up are attributed to them.
 //
@@ -13,7 +13,7 @@
 //
 // Every write is idempotent (store.Identities.Put), so a redelivered record changes
 // nothing.
-package identify
+package links
 
 import (
 	"context"
