@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attribution-dev/attribution/internal/backoff"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -368,13 +369,10 @@ func retryable(ctx context.Context, status int) bool {
 	}
 }
 
-// backoff is "full jitter": uniform in [0, min(MaxBackoff, MinBackoff·2^(attempt-1))).
+// backoff is the wait before retry number attempt: uniform in
+// [0, min(MaxBackoff, MinBackoff·2^(attempt-1))).
 func (c *Client) backoff(attempt int) time.Duration {
-	bound := c.cfg.MaxBackoff
-	if shift := attempt - 1; shift < 32 {
-		bound = min(bound, c.cfg.MinBackoff<<shift)
-	}
-	return time.Duration(c.cfg.Rand() * float64(bound))
+	return backoff.Delay(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff, c.cfg.Rand())
 }
 
 // post makes one request. A nil error means Segment acknowledged the whole batch.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/attribution-dev/attribution/internal/backoff"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -21,10 +22,13 @@ const (
 	MaxItemSize = 400 * 1024
 )
 
-// Backoff bounds the retries of a batch call: UnprocessedItems/UnprocessedKeys, and
-// errors the SDK classifies as retryable or throttling (after its own retries). Delays
-// are "full jitter" exponential: uniform in [0, min(Max, Base<<attempt)), so many
-// writers backing off together do not retry in lockstep.
+// Backoff bounds the retries of a batch call (package backoff's delays).
+//
+// The SDK's standard retryer already retries every call a few times. It never sees
+// UnprocessedItems or UnprocessedKeys, which come in a successful answer: retrying those
+// is ours. Retryable and throttling errors that outlast the SDK's attempts are retried
+// here too: the batch calls serve long jobs (an import, an erasure) that a burst of
+// throttling would otherwise abort midway, and every retry here is bounded by Attempts.
 type Backoff struct {
 	Attempts int           // calls in total (default 8)
 	Base     time.Duration // default 50ms
@@ -50,16 +54,7 @@ func (b Backoff) withDefaults() Backoff {
 
 // wait sleeps before attempt (1-based retries), or returns early with ctx's error.
 func (b Backoff) wait(ctx context.Context, attempt int) error {
-	d := min(b.Max, b.Base<<min(attempt, 20))
-	d = time.Duration(rand.Int64N(int64(d) + 1))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Sleep(ctx, backoff.Delay(attempt+1, b.Base, b.Max, rand.Float64()))
 }
 
 // ErrUnprocessed means DynamoDB still refused part of a batch after every retry.

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/attribution-dev/attribution/internal/backoff"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -183,7 +184,7 @@ func (e *Emulator) deliver(ci int, batch []events.DynamoDBEventRecord) {
 		}
 		batch = batch[failedFrom:]
 		select {
-		case <-time.After(e.opts.Backoff << min(attempt-1, 6)):
+		case <-time.After(backoff.Delay(attempt, e.opts.Backoff, e.opts.Backoff<<6, 1)):
 		case <-e.stop:
 			return
 		}

@@ -15,11 +15,11 @@ import (
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/clip"
 	"github.com/attribution-dev/attribution/internal/dbtest"
-	"github.com/attribution-dev/attribution/internal/touches"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
+	"github.com/attribution-dev/attribution/internal/touches"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
