@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/attribution-dev/attribution/internal/backoff"
+	"github.com/attribution-dev/attribution/internal/jsonl"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -302,8 +303,7 @@ type outcome struct {
 
 func (c *Client) sendBatch(ctx context.Context, bi int, batch []encoded) outcome {
 	if c.DryRun() {
-		line := append(buildBody(batch, c.cfg.Now()), '\n')
-		if err := appendOutbox(c.cfg.OutboxPath, line); err != nil {
+		if err := jsonl.Append(c.cfg.OutboxPath, buildBody(batch, c.cfg.Now())); err != nil {
 			return outcome{err: fmt.Errorf("send batch %d (dry run): %w", bi, err)}
 		}
 		return outcome{attempts: 1}
