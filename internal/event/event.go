@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/attribution-dev/attribution/internal/clip"
 )
 
 // Types Segment sends through its Webhooks destination.
@@ -138,7 +140,7 @@ func fromWire(raw []byte, w *wire) (Event, error) {
 	switch ev.Type {
 	case TypePage, TypeTrack, TypeIdentify, TypeScreen, TypeGroup, TypeAlias:
 	default:
-		return Event{}, invalid("type %q is not one of page, track, identify, screen, group, alias", truncate(*w.Type, 40))
+		return Event{}, invalid("type %q is not one of page, track, identify, screen, group, alias", clip.String(*w.Type, 40))
 	}
 
 	ev.AnonymousID = strings.TrimSpace(w.AnonymousID.value)
@@ -234,7 +236,7 @@ func eventTime(w *wire) (time.Time, string, error) {
 	if w.Timestamp != nil && *w.Timestamp != "" {
 		t, err := ParseTime(*w.Timestamp)
 		if err != nil {
-			return time.Time{}, "", invalid("timestamp %q is not an ISO-8601 date-time", truncate(*w.Timestamp, 40))
+			return time.Time{}, "", invalid("timestamp %q is not an ISO-8601 date-time", clip.String(*w.Timestamp, 40))
 		}
 		return t, FromTimestamp, nil
 	}
@@ -292,7 +294,7 @@ func ParseTime(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("parse time %q: not ISO-8601", truncate(s, 40))
+	return time.Time{}, fmt.Errorf("parse time %q: not ISO-8601", clip.String(s, 40))
 }
 
 // deriveMessageID hashes the canonical body: keys sorted (encoding/json sorts map keys)
@@ -335,11 +337,4 @@ func friendlyType(kind string) string {
 		return "JSON object"
 	}
 	return kind
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
