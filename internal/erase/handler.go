@@ -36,11 +36,6 @@ func (h *Handler) Routes() []httpapi.Route {
 	}
 }
 
-// Handle dispatches on the route key.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Dispatch(h.Routes()...)(ctx, req)
-}
-
 // User serves DELETE /api/user/{id}.
 func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return h.serve(ctx, req, h.Eraser.User)

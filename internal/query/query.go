@@ -42,9 +42,9 @@ const (
 type Handler struct {
 	People *people.Resolver
 	Log    *slog.Logger
-	// Erase, when set, serves DELETE /api/user/{id} and DELETE /api/anonymous/{id}
-	// (erase.Handler.Handle): the query Lambda serves the erasure routes too.
-	Erase httpapi.Handler
+	// Erase, when set, are DELETE /api/user/{id} and DELETE /api/anonymous/{id}
+	// (erase.Handler.Routes): the query Lambda serves the erasure routes too.
+	Erase []httpapi.Route
 }
 
 // Event is one stored event as the API shows it: its indexed fields and the original
@@ -114,17 +114,7 @@ func (h *Handler) Routes() []httpapi.Route {
 		{Method: http.MethodGet, Path: AnonymousPath, Handler: h.Anonymous},
 		{Method: http.MethodGet, Path: AttributionPath, Handler: h.Attribution},
 	}
-	if h.Erase != nil {
-		routes = append(routes,
-			httpapi.Route{Method: http.MethodDelete, Path: UserPath, Handler: h.Erase},
-			httpapi.Route{Method: http.MethodDelete, Path: AnonymousPath, Handler: h.Erase})
-	}
-	return routes
-}
-
-// Handle dispatches on the route key, so one Lambda serves every query route.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Dispatch(h.Routes()...)(ctx, req)
+	return append(routes, h.Erase...)
 }
 
 // User serves GET /api/user/{id}.

@@ -91,11 +91,6 @@ func (h *Handler) Routes() []httpapi.Route {
 	}
 }
 
-// Handle dispatches on the route key: the trigger Lambda serves all three routes.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Dispatch(h.Routes()...)(ctx, req)
-}
-
 // IdentifyUser serves GET /segment/identify/user/{id}.
 func (h *Handler) IdentifyUser(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return h.serve(ctx, req, "user", h.People.UserTouches, func(id string, touches []attribution.Touch) []segment.Message {
