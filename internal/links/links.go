@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/realtime"
 	"github.com/attribution-dev/attribution/internal/store"
@@ -49,7 +50,7 @@ type Handler struct {
 	Realtime *realtime.Pusher
 	// Erased, when set, says whether an event's person was erased; their identify and
 	// alias events link nothing.
-	Erased stream.ErasedCheck
+	Erased erase.ErasedCheck
 }
 
 // ErrUnusable marks an event that can never produce a link; its record is skipped.
@@ -75,7 +76,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 }
 
 // record applies rec's event and returns the user it linked an id to, if any.
-func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *stream.Erasures) ([]string, error) {
+func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *erase.Erasures) ([]string, error) {
 	if rec.EventName == "REMOVE" {
 		return nil, nil
 	}
