@@ -98,20 +98,14 @@ func (s *Touches) item(t attribution.Touch) (map[string]types.AttributeValue, er
 
 // TouchFromItem reads a stored touch.
 func TouchFromItem(item map[string]types.AttributeValue) (attribution.Touch, error) {
-	str := func(name string) string {
-		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
 	t := attribution.Touch{
-		MessageID:   str(AttrMessageID),
-		AnonymousID: str(AttrAnonymousID),
-		UserID:      str(AttrUserID),
-		URL:         str(AttrURL),
-		Referrer:    str(AttrReferrer),
+		MessageID:   stringAttr(item, AttrMessageID),
+		AnonymousID: stringAttr(item, AttrAnonymousID),
+		UserID:      stringAttr(item, AttrUserID),
+		URL:         stringAttr(item, AttrURL),
+		Referrer:    stringAttr(item, AttrReferrer),
 	}
-	ts, err := time.Parse(event.TimeLayout, str(AttrTimestamp))
+	ts, err := time.Parse(event.TimeLayout, stringAttr(item, AttrTimestamp))
 	if err != nil {
 		return attribution.Touch{}, fmt.Errorf("touch %s: bad timestamp: %w", t.MessageID, err)
 	}
@@ -258,4 +252,51 @@ func windowFilter(since, until time.Time) (string, map[string]types.AttributeVal
 		return "", nil
 	}
 	return strings.Join(conds, " AND "), values
+}
+
+// VisitorRefs returns the keys of every touch of a visitor (table key).
+func (s *Touches) VisitorRefs(ctx context.Context, visitorID string) ([]TouchRef, error) {
+	return s.refs(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#v = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: visitorID}},
+		ExpressionAttributeNames:  map[string]string{"#v": AttrVisitorID, "#k": AttrTouchKey},
+		ProjectionExpression:      aws.String("#v, #k"),
+	})
+}
+
+// UserRefs returns the keys of every touch whose page event carried userID (byUserId index).
+func (s *Touches) UserRefs(ctx context.Context, userID string) ([]TouchRef, error) {
+	return s.refs(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(IndexByUserID),
+		KeyConditionExpression:    aws.String("#u = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: userID}},
+		ExpressionAttributeNames:  map[string]string{"#u": AttrUserID, "#v": AttrVisitorID, "#k": AttrTouchKey},
+		ProjectionExpression:      aws.String("#v, #k"),
+	})
+}
+
+func (s *Touches) refs(ctx context.Context, in *dynamodb.QueryInput) ([]TouchRef, error) {
+	items, err := queryKeys(ctx, s.db, in)
+	if err != nil {
+		return nil, fmt.Errorf("list touches in %s: %w", s.table, err)
+	}
+	out := make([]TouchRef, 0, len(items))
+	for _, it := range items {
+		out = append(out, TouchRef{VisitorID: stringAttr(it, AttrVisitorID), TouchKey: stringAttr(it, AttrTouchKey)})
+	}
+	return out, nil
+}
+
+// Delete removes the touches with these keys and returns how many keys it deleted.
+func (s *Touches) Delete(ctx context.Context, refs []TouchRef) (int, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(refs))
+	for _, r := range refs {
+		keys = append(keys, map[string]types.AttributeValue{
+			AttrVisitorID: &types.AttributeValueMemberS{Value: r.VisitorID},
+			AttrTouchKey:  &types.AttributeValueMemberS{Value: r.TouchKey},
+		})
+	}
+	return deleteKeys(ctx, s.db, s.table, keys)
 }
