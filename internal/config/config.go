@@ -105,12 +105,6 @@ func RequireInLambda(lookup func(string) (string, bool), names ...string) error 
 	return nil
 }
 
-// InLambda reports whether the process runs inside AWS Lambda (or its emulator).
-func InLambda() bool {
-	_, ok := os.LookupEnv("AWS_LAMBDA_FUNCTION_NAME")
-	return ok
-}
-
 func splitList(s string) []string {
 	var out []string
 	for _, part := range strings.Split(s, ",") {

@@ -211,13 +211,6 @@ func verifySignature(body []byte, signature, secret string) string {
 	return ""
 }
 
-// Sign is the X-Signature Segment sends for body: lowercase hex HMAC-SHA1.
-func Sign(body []byte, secret string) string {
-	mac := hmac.New(sha1.New, []byte(secret))
-	mac.Write(body)
-	return hex.EncodeToString(mac.Sum(nil))
-}
-
 func tooLarge() events.APIGatewayV2HTTPResponse {
 	return httpapi.Error(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxBody))
 }

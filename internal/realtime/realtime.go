@@ -96,16 +96,6 @@ type Result struct {
 	Err    error
 }
 
-// Affected lists the users a stored touch changes: the page event's userId, if any,
-// and every user its anonymous id is linked to.
-func (p *Pusher) Affected(ctx context.Context, t attribution.Touch) ([]string, error) {
-	linked, err := p.Linked(ctx, t.AnonymousID)
-	if err != nil {
-		return nil, fmt.Errorf("users of touch %s: %w", t.MessageID, err)
-	}
-	return WithUser(t.UserID, linked), nil
-}
-
 // Linked lists the users anonymousID is linked to (none for "").
 func (p *Pusher) Linked(ctx context.Context, anonymousID string) ([]string, error) {
 	if anonymousID == "" {
@@ -134,17 +124,6 @@ func WithUser(userID string, users []string) []string {
 		}
 	}
 	return out
-}
-
-// PushUsers is Push without fresh touches, failing with every user's error joined.
-func (p *Pusher) PushUsers(ctx context.Context, userIDs []string) error {
-	var errs []error
-	for _, r := range p.Push(ctx, userIDs, nil) {
-		if r.Err != nil {
-			errs = append(errs, r.Err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Failures is Push reduced to the users it failed for, the shape a stream consumer's

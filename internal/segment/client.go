@@ -273,28 +273,6 @@ func (c *Client) Send(ctx context.Context, msgs []Message) []Result {
 	return results
 }
 
-// Failed returns the results of messages that were not sent, in order.
-func Failed(results []Result) []Result {
-	var failed []Result
-	for _, r := range results {
-		if !r.Sent {
-			failed = append(failed, r)
-		}
-	}
-	return failed
-}
-
-// Err summarises results as one error for callers that only need to know whether
-// everything was sent: nil if so, else the count and the first failure.
-func Err(results []Result) error {
-	failed := Failed(results)
-	if len(failed) == 0 {
-		return nil
-	}
-	return fmt.Errorf("segment: %d of %d messages not sent, first %q: %w",
-		len(failed), len(results), failed[0].MessageID, failed[0].Err)
-}
-
 type outcome struct {
 	attempts int
 	status   int
