@@ -119,7 +119,7 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	if c.Sleep == nil {
-		c.Sleep = sleep
+		c.Sleep = backoff.Sleep
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
@@ -417,15 +417,4 @@ func buildBody(batch []encoded, sentAt time.Time) []byte {
 	b = append(b, bodySentAt...)
 	b = sentAt.UTC().AppendFormat(b, sentAtLayout)
 	return append(b, bodySuffix...)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
