@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/conversion"
-	"github.com/attribution-dev/attribution/internal/parallel"
 )
 
 // The conversions table holds, under a generic key (pk, sk):
@@ -103,21 +103,6 @@ func conversionKey(b Bucket, messageID string) map[string]types.AttributeValue {
 		AttrPK: &types.AttributeValueMemberS{Value: b.conversionsPK()},
 		AttrSK: &types.AttributeValueMemberS{Value: messageID},
 	}
-}
-
-// Get reads one conversion, strongly consistent; found is false when there is none.
-func (s *Conversions) Get(ctx context.Context, b Bucket, messageID string) (Stored, bool, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: conversionKey(b, messageID), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return Stored{}, false, fmt.Errorf("get conversion %s: %w", messageID, err)
-	}
-	if out.Item == nil {
-		return Stored{}, false, nil
-	}
-	st, err := storedFromItem(out.Item)
-	return st, err == nil, err
 }
 
 // Put stores c as pending (its rollups are to be recomputed) unless the same version is
@@ -366,11 +351,11 @@ func (s *Conversions) RecomputeDay(ctx context.Context, event, day string) error
 // covering change seq, leaving any item that covers a later change. RecomputeDay calls
 // it; benchmarks seed a year of rollups with it.
 func (s *Conversions) PutDay(ctx context.Context, event, day string, r *conversion.Rollup, seq int64) error {
-	dims := conversion.Dimensions
-	err := parallel.Each(ctx, len(dims), len(dims), func(ctx context.Context, i int) error {
-		return s.putRollup(ctx, dayRollupPK(event, dims[i]), day, r.Dimension(dims[i]), seq)
-	})
-	if err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, dim := range conversion.Dimensions {
+		g.Go(func() error { return s.putRollup(gctx, dayRollupPK(event, dim), day, r.Dimension(dim), seq) })
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	// Last, once every dimension is written: RecomputeDay reads it to skip the day.
