@@ -90,7 +90,7 @@ func input(ctx context.Context, log *slog.Logger, ev event.Event) conversion.Inp
 	}
 }
 
-// FollowUp recomputes and settles the conversions of persons (conversion.UserKey, conversion.AnonymousKey)
+// FollowUp recomputes and settles the conversions of persons (conversion person keys)
 // whose touches or links a batch changed: the touch and link consumers' follow-up.
 func (l *Ledger) FollowUp(ctx context.Context, persons []string) map[string]error {
 	return failAll(persons, l.Refresh(ctx, persons))

@@ -177,7 +177,7 @@ func inputOf(c conversion.Conversion) conversion.Input {
 	}
 }
 
-// Recompute credits again the conversions of persons (conversion.UserKey, conversion.AnonymousKey) whose
+// Recompute credits again the conversions of persons (conversion person keys) whose
 // touches or links changed, and returns the changes to settle. An anonymous visitor's
 // key also covers the users it is linked to: its touches are theirs.
 func (l *Ledger) Recompute(ctx context.Context, persons []string) ([]Change, error) {

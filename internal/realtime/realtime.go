@@ -141,7 +141,7 @@ func (p *Pusher) Failures(ctx context.Context, userIDs []string, fresh map[strin
 }
 
 // PersonFollowUp is Failures as a stream follow-up over person keys
-// (conversion.UserKey, conversion.AnonymousKey), the keys the consumers share with conversions: it pushes the
+// (conversion person keys), the keys the consumers share with conversions: it pushes the
 // users among them and ignores anonymous visitors, whose users the caller lists.
 func (p *Pusher) PersonFollowUp(fresh map[string][]attribution.Touch) stream.FollowUpFunc {
 	return func(ctx context.Context, keys []string) map[string]error {

@@ -195,7 +195,7 @@ func (s *Conversions) Settle(ctx context.Context, b Bucket, messageID, version s
 	return nil
 }
 
-// ByPerson lists a person's conversions (conversion.UserKey, conversion.AnonymousKey), oldest bucket first. The
+// ByPerson lists a person's conversions (conversion person keys), oldest bucket first. The
 // index is eventually consistent: a conversion stored a moment ago may be missing.
 func (s *Conversions) ByPerson(ctx context.Context, person string) ([]Stored, error) {
 	var out []Stored
