@@ -68,7 +68,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 	}
 	fresh := map[string][]attribution.Touch{} // userId → touches stored by this batch
 	linked := map[string][]string{}           // anonymousId → linked users, read once per batch
-	// Keys are person keys (conversion.UserKey, conversion.AnonymousKey): the users to push, and the persons
+	// Keys are person keys (conversion.UserKey, AnonymousKey): the users to push, and the persons
 	// whose conversions to recompute.
 	keyed := func(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
 		touch, err := h.record(ctx, rec, erased)
