@@ -14,7 +14,7 @@ import (
 	"github.com/joho/godotenv"
 )
 
-// Config is every setting of DESIGN.md's "Configuration" contract.
+// Config is every setting the README's "Configuration" lists.
 type Config struct {
 	Region           string
 	Stage            string
@@ -104,8 +104,9 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if c.TouchRetentionDays, err = parseDays("TOUCH_RETENTION_DAYS", get("TOUCH_RETENTION_DAYS", "")); err != nil {
 		return Config{}, err
 	}
-	if c.ConversionLookbackDays, err = parseDays("CONVERSION_LOOKBACK_DAYS", get("CONVERSION_LOOKBACK_DAYS", strconv.Itoa(DefaultLookbackDays))); err != nil {
-		return Config{}, err
+	lookback := get("CONVERSION_LOOKBACK_DAYS", strconv.Itoa(DefaultLookbackDays))
+	if c.ConversionLookbackDays, err = strconv.Atoi(lookback); err != nil || c.ConversionLookbackDays < 1 {
+		return Config{}, fmt.Errorf("CONVERSION_LOOKBACK_DAYS: %q is not a positive number of days", lookback)
 	}
 	if c.ReportLocation, err = time.LoadLocation(c.ReportTimezone); err != nil {
 		return Config{}, fmt.Errorf("REPORT_TIMEZONE: %q is not an IANA time zone name (e.g. UTC, Europe/Paris): %w", c.ReportTimezone, err)
@@ -132,12 +133,6 @@ func RequireInLambda(lookup func(string) (string, bool), names ...string) error 
 		return fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// InLambda reports whether the process runs inside AWS Lambda (or its emulator).
-func InLambda() bool {
-	_, ok := os.LookupEnv("AWS_LAMBDA_FUNCTION_NAME")
-	return ok
 }
 
 func splitList(s string) []string {

@@ -17,15 +17,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/conversion"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
-	"github.com/attribution-dev/attribution/internal/trigger"
+	"golang.org/x/sync/errgroup"
 )
 
 // Store keeps conversions and their rollups (store.Conversions does).
@@ -56,18 +54,29 @@ type Links interface {
 }
 
 // Sender delivers messages synchronously, reporting per message (segment.Client does).
-type Sender = trigger.Sender
+type Sender = segment.Sender
 
 var (
-	_ Store  = (*store.Conversions)(nil)
+	_ Store   = (*store.Conversions)(nil)
 	_ People  = (*people.Resolver)(nil)
 	_ Touches = (*store.Touches)(nil)
-	_ Links  = (*store.Identities)(nil)
-	_ Sender = (*segment.Client)(nil)
+	_ Links   = (*store.Identities)(nil)
+	_ Sender  = (*segment.Client)(nil)
 )
 
 // concurrency bounds the conversions, hours and days worked on at once.
 const concurrency = 8
+
+// each runs fn(0..n-1), at most concurrency at once; the first error cancels the rest
+// and is returned.
+func each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	for i := range n {
+		g.Go(func() error { return fn(ctx, i) })
+	}
+	return g.Wait()
+}
 
 // Ledger credits, stores and rolls up conversions.
 type Ledger struct {
@@ -168,7 +177,7 @@ func inputOf(c conversion.Conversion) conversion.Input {
 	}
 }
 
-// Recompute credits again the conversions of persons (conversion.PersonKey) whose
+// Recompute credits again the conversions of persons (conversion person keys) whose
 // touches or links changed, and returns the changes to settle. An anonymous visitor's
 // key also covers the users it is linked to: its touches are theirs.
 func (l *Ledger) Recompute(ctx context.Context, persons []string) ([]Change, error) {
@@ -177,7 +186,7 @@ func (l *Ledger) Recompute(ctx context.Context, persons []string) ([]Change, err
 		return nil, err
 	}
 	changes := make([]*Change, len(stored))
-	err = parallel.Each(ctx, len(stored), concurrency, func(ctx context.Context, i int) error {
+	err = each(ctx, len(stored), func(ctx context.Context, i int) error {
 		if stored[i].Deleted {
 			return nil
 		}
@@ -199,7 +208,7 @@ func (l *Ledger) Forget(ctx context.Context, persons []string) ([]Change, error)
 		return nil, err
 	}
 	changes := make([]Change, len(stored))
-	err = parallel.Each(ctx, len(stored), concurrency, func(ctx context.Context, i int) error {
+	err = each(ctx, len(stored), func(ctx context.Context, i int) error {
 		c := stored[i].Conversion
 		changes[i] = Change{Conversion: c, Deleted: true}
 		return l.Store.MarkDeleted(ctx, store.BucketOf(c), c.MessageID)
@@ -237,7 +246,7 @@ func (l *Ledger) conversionsOf(ctx context.Context, persons []string, own bool) 
 		}
 	}
 	results := make([][]store.Stored, len(lookups))
-	err := parallel.Each(ctx, len(lookups), concurrency, func(ctx context.Context, i int) error {
+	err := each(ctx, len(lookups), func(ctx context.Context, i int) error {
 		var err error
 		results[i], err = l.Store.ByPerson(ctx, lookups[i].person)
 		return err
@@ -282,7 +291,7 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 	}
 	// Each hour's change is counted after its conversions were stored and before its
 	// rollup is recomputed: see store.Conversions.
-	err := parallel.Each(ctx, len(buckets), concurrency, func(ctx context.Context, i int) error {
+	err := each(ctx, len(buckets), func(ctx context.Context, i int) error {
 		if err := l.Store.BumpBucket(ctx, buckets[i]); err != nil {
 			return err
 		}
@@ -293,7 +302,7 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 	}
 	// The day's counter is bumped even when another recompute wrote the hour: a
 	// redelivery after a failure here must still reach the day.
-	err = parallel.Each(ctx, len(days), concurrency, func(ctx context.Context, i int) error {
+	err = each(ctx, len(days), func(ctx context.Context, i int) error {
 		if err := l.Store.BumpDay(ctx, days[i].event, days[i].day); err != nil {
 			return err
 		}
@@ -305,7 +314,7 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 	if err := l.writeBack(ctx, changes); err != nil {
 		return fmt.Errorf("settle conversions: %w", err)
 	}
-	err = parallel.Each(ctx, len(changes), concurrency, func(ctx context.Context, i int) error {
+	err = each(ctx, len(changes), func(ctx context.Context, i int) error {
 		ch := changes[i]
 		return l.Store.Settle(ctx, ch.bucket(), ch.Conversion.MessageID, ch.Version, ch.Deleted)
 	})
@@ -353,24 +362,4 @@ func compact(changes []*Change) []Change {
 		}
 	}
 	return out
-}
-
-// Changes collects the changes of one stream batch for one Settle; safe for concurrent use.
-type Changes struct {
-	mu   sync.Mutex
-	list []Change
-}
-
-// Add appends changes.
-func (c *Changes) Add(changes ...Change) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.list = append(c.list, changes...)
-}
-
-// List is what was added.
-func (c *Changes) List() []Change {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.list)
 }
