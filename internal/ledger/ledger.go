@@ -144,25 +144,26 @@ func (l *Ledger) update(ctx context.Context, in conversion.Input, written string
 // to the first user (by userId) its anonymous id is linked to, once linked: an identify
 // often arrives after the conversion it explains.
 func (l *Ledger) compute(ctx context.Context, in conversion.Input) (conversion.Conversion, error) {
-	var touches []attribution.Touch
-	var err error
 	userID := in.UserID
 	if userID == "" && in.AnonymousID != "" {
-		links, err := l.Links.ByAnonymous(ctx, in.AnonymousID)
-		if err != nil {
+		// Most such conversions come from a device nobody identified yet: its links and
+		// its touches are read at once, and the touches left if it turns out linked.
+		var links []store.Link
+		var own []attribution.Touch
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) { links, err = l.Links.ByAnonymous(gctx, in.AnonymousID); return err })
+		g.Go(func() (err error) { own, err = l.Touches.ByVisitor(gctx, in.AnonymousID); return err })
+		if err := g.Wait(); err != nil {
 			return conversion.Conversion{}, fmt.Errorf("credit conversion %s: %w", in.MessageID, err)
 		}
-		if len(links) > 0 {
-			userID = links[0].UserID
+		if len(links) == 0 {
+			in.Person = conversion.AnonymousKey(in.AnonymousID)
+			return conversion.Compute(in, own, l.Settings)
 		}
+		userID = links[0].UserID
 	}
-	if userID != "" {
-		in.Person = conversion.UserKey(userID)
-		touches, err = l.People.UserTouches(ctx, userID)
-	} else {
-		in.Person = conversion.AnonymousKey(in.AnonymousID)
-		touches, err = l.Touches.ByVisitor(ctx, in.AnonymousID)
-	}
+	in.Person = conversion.UserKey(userID)
+	touches, err := l.People.UserTouches(ctx, userID)
 	if err != nil {
 		return conversion.Conversion{}, fmt.Errorf("credit conversion %s: %w", in.MessageID, err)
 	}
