@@ -12,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/erase"
+	"github.com/attribution-dev/attribution/internal/ledger"
 	"github.com/attribution-dev/attribution/internal/logging"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/realtime"
@@ -75,9 +77,31 @@ func (e Env) Tombstones() *store.Tombstones {
 	return store.NewTombstones(e.DB, e.Config.IdentitiesTable)
 }
 
-// Eraser forgets people on request.
+// Eraser forgets people on request, with their conversions when CONVERSION_EVENTS is set.
 func (e Env) Eraser() *erase.Eraser {
-	return &erase.Eraser{Events: e.Events(), Touches: e.Touches(), Identities: e.Identities(), Tombstones: e.Tombstones(), Log: e.Log}
+	er := &erase.Eraser{Events: e.Events(), Touches: e.Touches(), Identities: e.Identities(), Tombstones: e.Tombstones(), Log: e.Log}
+	if len(e.Config.ConversionEvents) > 0 {
+		er.Conversions = e.Ledger(nil).Erase
+	}
+	return er
+}
+
+// Conversions is the conversions repository.
+func (e Env) Conversions() *store.Conversions {
+	return store.NewConversions(e.DB, e.Config.ConversionsTable)
+}
+
+// Ledger credits and rolls up conversions. With sender and CONVERSION_CREDITS_EVENT set,
+// changed conversions are written back to Segment through sender.
+func (e Env) Ledger(sender *segment.Client) *ledger.Ledger {
+	l := &ledger.Ledger{
+		Store: e.Conversions(), People: e.People(), Links: e.Identities(), Log: e.Log,
+		Settings: conversion.Settings{Lookback: e.Config.ConversionLookback(), Location: e.Config.ReportLocation},
+	}
+	if sender != nil && e.Config.ConversionCreditsEvent != "" {
+		l.CreditsEvent, l.Sender = e.Config.ConversionCreditsEvent, sender
+	}
+	return l
 }
 
 // People resolves a person's linked ids, touches and events.

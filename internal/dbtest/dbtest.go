@@ -72,11 +72,11 @@ func Client(t testing.TB) *dynamodb.Client {
 	return db
 }
 
-// Tables creates the three tables under unique names and deletes them when the test ends.
+// Tables creates the tables under unique names and deletes them when the test ends.
 func Tables(t testing.TB, db *dynamodb.Client) store.Tables {
 	t.Helper()
 	prefix := "t-" + randomHex(6)
-	tables := store.Tables{Events: prefix + "-events", Identities: prefix + "-identities", Touches: prefix + "-touches"}
+	tables := store.Tables{Events: prefix + "-events", Identities: prefix + "-identities", Touches: prefix + "-touches", Conversions: prefix + "-conversions"}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := store.CreateTables(ctx, db, tables); err != nil {
@@ -91,7 +91,7 @@ func Tables(t testing.TB, db *dynamodb.Client) store.Tables {
 func Drop(db *dynamodb.Client, tables store.Tables) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, name := range []string{tables.Events, tables.Identities, tables.Touches} {
+	for _, name := range tables.Names() {
 		_, _ = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/identify"
 	"github.com/attribution-dev/attribution/internal/ingest"
+	"github.com/attribution-dev/attribution/internal/ledger"
 	"github.com/attribution-dev/attribution/internal/query"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
@@ -102,10 +103,17 @@ func Consumers(o Options) []stream.Consumer {
 		detector.Realtime = env.Pusher(o.Segment)
 		identities.Realtime = detector.Realtime
 	}
-	return []stream.Consumer{
+	consumers := []stream.Consumer{
 		{Name: "detect", Accept: typeIs(event.TypePage), Handler: detector.Handle},
 		{Name: "identify", Accept: typeIs(event.TypeIdentify, event.TypeAlias), Handler: identities.Handle},
 	}
+	if len(o.Config.ConversionEvents) == 0 {
+		return consumers
+	}
+	books := env.Ledger(o.Segment)
+	detector.Conversions, identities.Conversions = books.FollowUp, books.FollowUp
+	conversions := &ledger.Handler{Ledger: books, Events: o.Config.ConversionEvents, Log: o.Log, Erased: erased}
+	return append(consumers, stream.Consumer{Name: "conversions", Accept: typeIs(event.TypeTrack), Handler: conversions.Handle})
 }
 
 // typeIs is the filter pattern on dynamodb.NewImage.type.S that serverless.yml declares.

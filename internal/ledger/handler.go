@@ -1,0 +1,109 @@
+package ledger
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/attribution-dev/attribution/internal/conversion"
+	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/stream"
+)
+
+// Handler is the conversions stream consumer: each stored track event named in Events
+// becomes a credited conversion; the batch's rollups are settled once, after its records.
+type Handler struct {
+	Ledger *Ledger
+	// Events are the conversion events (CONVERSION_EVENTS); other tracks are skipped.
+	Events []string
+	Log    *slog.Logger
+	// Erased, when set, says whether an event's person was erased; their conversions
+	// are not recorded.
+	Erased stream.ErasedCheck
+}
+
+// Handle processes a batch of stream records, reporting partial batch failures. A
+// record whose conversion's settling fails is failed, with everything after it.
+func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	erased := h.Erased.ForBatch(ctx, batch)
+	var changes Changes
+	keyed := func(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
+		ch, err := h.record(ctx, rec, erased)
+		if err != nil || ch == nil {
+			return nil, err
+		}
+		changes.Add(*ch)
+		return []string{ch.Conversion.MessageID}, nil
+	}
+	settle := func(ctx context.Context, keys []string) map[string]error {
+		return failAll(keys, h.Ledger.Settle(ctx, changes.List()))
+	}
+	return stream.ProcessBatchThen(ctx, h.Log, batch, keyed, settle), nil
+}
+
+func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *stream.Erasures) (*Change, error) {
+	if rec.EventName != "INSERT" {
+		return nil, nil
+	}
+	ev, err := stream.EventFromRecord(rec)
+	if err != nil {
+		h.Log.WarnContext(ctx, "skip unreadable stream record", "event_id", rec.EventID, "err", err)
+		return nil, nil
+	}
+	if ev.Type != event.TypeTrack || !slices.Contains(h.Events, ev.Name) {
+		return nil, nil
+	}
+	if skip, err := erased.Skip(ctx, h.Log, ev); skip || err != nil {
+		return nil, err
+	}
+	return h.Ledger.Record(ctx, Input(ctx, h.Log, ev))
+}
+
+// Input is what conversion event ev says. A value that cannot be counted is counted as
+// 0, and log says why.
+func Input(ctx context.Context, log *slog.Logger, ev event.Event) conversion.Input {
+	value, currency, problem := conversion.Value(ev.Raw)
+	if problem != "" {
+		log.WarnContext(ctx, "conversion value counted as 0", "message_id", ev.MessageID, "event", ev.Name, "reason", problem)
+	}
+	return conversion.Input{
+		MessageID: ev.MessageID, Event: ev.Name, Timestamp: ev.Timestamp, Value: value, Currency: currency,
+		UserID: ev.UserID, AnonymousID: ev.AnonymousID,
+	}
+}
+
+// FollowUp recomputes and settles the conversions of persons (conversion.PersonKey)
+// whose touches or links a batch changed: the touch and link consumers' follow-up.
+func (l *Ledger) FollowUp(ctx context.Context, persons []string) map[string]error {
+	changes, err := l.Recompute(ctx, persons)
+	if err == nil {
+		err = l.Settle(ctx, changes)
+	}
+	return failAll(persons, err)
+}
+
+func failAll(keys []string, err error) map[string]error {
+	if err == nil {
+		return nil
+	}
+	failed := make(map[string]error, len(keys))
+	for _, k := range keys {
+		failed[k] = err
+	}
+	return failed
+}
+
+// Erase forgets the conversions of persons and settles the rollups without them,
+// returning how many it removed: erasure's part for conversions (erase.Eraser).
+func (l *Ledger) Erase(ctx context.Context, persons []string) (int, error) {
+	changes, err := l.Forget(ctx, persons)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.Settle(ctx, changes); err != nil {
+		return 0, err
+	}
+	return len(changes), nil
+}

@@ -1,0 +1,388 @@
+// Package ledger keeps the books of conversions: it credits each conversion over its
+// person's touches, stores it, recomputes it when the person's touches or links change,
+// forgets it on erasure, and keeps the rollups reports read equal to the sum of the
+// stored conversions.
+//
+// Every change follows the same steps, each idempotent, so a failure anywhere is
+// repaired by running them again (the stream redelivers): store the conversion marked
+// pending (or mark it deleted), count the change on its hour, then Settle: recompute the
+// hour's rollup, count the change on its day, recompute the day's rollups, send the
+// write-back, and only then clear pending (or delete it). A redelivered record finds the
+// conversion unchanged and, unless it is still pending, does nothing.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/conversion"
+	"github.com/attribution-dev/attribution/internal/parallel"
+	"github.com/attribution-dev/attribution/internal/people"
+	"github.com/attribution-dev/attribution/internal/segment"
+	"github.com/attribution-dev/attribution/internal/store"
+)
+
+// Store keeps conversions and their rollups (store.Conversions does).
+type Store interface {
+	Get(ctx context.Context, b store.Bucket, messageID string) (store.Stored, bool, error)
+	Put(ctx context.Context, c conversion.Conversion) (string, error)
+	MarkDeleted(ctx context.Context, b store.Bucket, messageID string) error
+	Settle(ctx context.Context, b store.Bucket, messageID, version string, deleted bool) error
+	ByPerson(ctx context.Context, person string) ([]store.Stored, error)
+	BumpBucket(ctx context.Context, b store.Bucket) error
+	BumpDay(ctx context.Context, event, day string) error
+	RecomputeBucket(ctx context.Context, b store.Bucket) error
+	RecomputeDay(ctx context.Context, event, day string) error
+}
+
+// People resolves whose touches a conversion is credited over (people.Resolver does).
+type People interface {
+	UserTouches(ctx context.Context, userID string) ([]attribution.Touch, error)
+	AnonymousTouches(ctx context.Context, anonymousID string) ([]attribution.Touch, error)
+}
+
+// Links finds the users an anonymous id identified as, ordered by userId (store.Identities does).
+type Links interface {
+	ByAnonymous(ctx context.Context, anonymousID string) ([]store.Link, error)
+}
+
+// Sender delivers messages synchronously, reporting per message (segment.Client does).
+type Sender interface {
+	Send(ctx context.Context, msgs []segment.Message) []segment.Result
+}
+
+var (
+	_ Store  = (*store.Conversions)(nil)
+	_ People = (*people.Resolver)(nil)
+	_ Links  = (*store.Identities)(nil)
+	_ Sender = (*segment.Client)(nil)
+)
+
+// concurrency bounds the conversions, hours and days worked on at once.
+const concurrency = 8
+
+// Ledger credits, stores and rolls up conversions.
+type Ledger struct {
+	Store    Store
+	People   People
+	Links    Links
+	Settings conversion.Settings
+	Log      *slog.Logger
+	// CreditsEvent, when set with Sender, is the track event each credited touch of a
+	// changed conversion is sent to Segment as (CONVERSION_CREDITS_EVENT).
+	CreditsEvent string
+	Sender       Sender
+}
+
+// Change is a stored conversion whose rollups (and write-back) are to be settled.
+type Change struct {
+	Conversion conversion.Conversion
+	Version    string
+	Deleted    bool
+}
+
+func (c Change) bucket() store.Bucket { return store.BucketOf(c.Conversion) }
+
+// Record credits and stores the conversion in describes, returning the change to
+// settle, or nil when the stored conversion is already this one and settled.
+//
+// The touch consumers may store a touch of the person while this runs: they recompute
+// the person's conversions after storing, but they find this one only once it is
+// stored. So once stored, the person's touches are read again, and the conversion
+// recomputed if they changed meanwhile: one of the two always sees the other's write.
+func (l *Ledger) Record(ctx context.Context, in conversion.Input) (*Change, error) {
+	var last *Change
+	for range 3 {
+		ch, wrote, err := l.update(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if ch != nil {
+			last = ch
+		}
+		if !wrote {
+			break
+		}
+	}
+	return last, nil
+}
+
+// update computes in and stores it if it differs from what is stored. It returns the
+// change to settle (nil when the stored conversion is this one and settled) and whether
+// it wrote.
+func (l *Ledger) update(ctx context.Context, in conversion.Input) (*Change, bool, error) {
+	c, err := l.compute(ctx, in)
+	if err != nil {
+		return nil, false, err
+	}
+	version, _, err := store.Version(c)
+	if err != nil {
+		return nil, false, err
+	}
+	b := store.BucketOf(c)
+	old, found, err := l.Store.Get(ctx, b, c.MessageID)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case found && old.Deleted:
+		return nil, false, nil // being erased; the erasure settles it
+	case found && old.Version == version && old.Pending:
+		return &Change{Conversion: c, Version: version}, false, nil
+	case found && old.Version == version:
+		return nil, false, nil
+	}
+	if version, err = l.Store.Put(ctx, c); err != nil {
+		return nil, false, err
+	}
+	if err := l.Store.BumpBucket(ctx, b); err != nil {
+		return nil, false, err
+	}
+	return &Change{Conversion: c, Version: version}, true, nil
+}
+
+// compute credits in over its person's touches. A conversion without a userId belongs
+// to the first user (by userId) its anonymous id is linked to, once linked: an identify
+// often arrives after the conversion it explains.
+func (l *Ledger) compute(ctx context.Context, in conversion.Input) (conversion.Conversion, error) {
+	var touches []attribution.Touch
+	var err error
+	userID := in.UserID
+	if userID == "" && in.AnonymousID != "" {
+		links, err := l.Links.ByAnonymous(ctx, in.AnonymousID)
+		if err != nil {
+			return conversion.Conversion{}, fmt.Errorf("credit conversion %s: %w", in.MessageID, err)
+		}
+		if len(links) > 0 {
+			userID = links[0].UserID
+		}
+	}
+	if userID != "" {
+		in.Person = conversion.UserKey(userID)
+		touches, err = l.People.UserTouches(ctx, userID)
+	} else {
+		in.Person = conversion.AnonymousKey(in.AnonymousID)
+		touches, err = l.People.AnonymousTouches(ctx, in.AnonymousID)
+	}
+	if err != nil {
+		return conversion.Conversion{}, fmt.Errorf("credit conversion %s: %w", in.MessageID, err)
+	}
+	return conversion.Compute(in, touches, l.Settings)
+}
+
+// inputOf is what a stored conversion was computed from.
+func inputOf(c conversion.Conversion) conversion.Input {
+	return conversion.Input{
+		MessageID: c.MessageID, Event: c.Event, Timestamp: c.Timestamp, Value: c.Value, Currency: c.Currency,
+		UserID: c.UserID, AnonymousID: c.AnonymousID,
+	}
+}
+
+// Recompute credits again the conversions of persons (conversion.PersonKey) whose
+// touches or links changed, and returns the changes to settle. An anonymous visitor's
+// key also covers the users it is linked to: its touches are theirs.
+func (l *Ledger) Recompute(ctx context.Context, persons []string) ([]Change, error) {
+	stored, err := l.conversionsOf(ctx, persons, false)
+	if err != nil {
+		return nil, err
+	}
+	changes := make([]*Change, len(stored))
+	err = parallel.Each(ctx, len(stored), concurrency, func(ctx context.Context, i int) error {
+		if stored[i].Deleted {
+			return nil
+		}
+		ch, _, err := l.update(ctx, inputOf(stored[i].Conversion))
+		changes[i] = ch
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recompute conversions: %w", err)
+	}
+	return compact(changes), nil
+}
+
+// Forget marks every conversion of persons deleted and returns the changes to settle;
+// for an anonymous visitor that includes the conversions it made as a linked user's.
+func (l *Ledger) Forget(ctx context.Context, persons []string) ([]Change, error) {
+	stored, err := l.conversionsOf(ctx, persons, true)
+	if err != nil {
+		return nil, err
+	}
+	changes := make([]Change, len(stored))
+	err = parallel.Each(ctx, len(stored), concurrency, func(ctx context.Context, i int) error {
+		c := stored[i].Conversion
+		changes[i] = Change{Conversion: c, Deleted: true}
+		if err := l.Store.MarkDeleted(ctx, store.BucketOf(c), c.MessageID); err != nil {
+			return err
+		}
+		return l.Store.BumpBucket(ctx, store.BucketOf(c))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("forget conversions: %w", err)
+	}
+	return changes, nil
+}
+
+// conversionsOf lists the stored conversions of persons, each once. With own, the
+// conversions found through an anonymous id's linked users are only those it made.
+func (l *Ledger) conversionsOf(ctx context.Context, persons []string, own bool) ([]store.Stored, error) {
+	type lookup struct {
+		person    string
+		anonymous string // when set, keep only conversions made by this anonymous id
+	}
+	var lookups []lookup
+	for _, p := range persons {
+		lookups = append(lookups, lookup{person: p})
+		_, anon, ok := conversion.ParsePersonKey(p)
+		if !ok || anon == "" {
+			continue
+		}
+		links, err := l.Links.ByAnonymous(ctx, anon)
+		if err != nil {
+			return nil, fmt.Errorf("conversions of %s: %w", p, err)
+		}
+		for _, link := range links {
+			lk := lookup{person: conversion.UserKey(link.UserID)}
+			if own {
+				lk.anonymous = anon
+			}
+			lookups = append(lookups, lk)
+		}
+	}
+	results := make([][]store.Stored, len(lookups))
+	err := parallel.Each(ctx, len(lookups), concurrency, func(ctx context.Context, i int) error {
+		var err error
+		results[i], err = l.Store.ByPerson(ctx, lookups[i].person)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []store.Stored
+	for i, rs := range results {
+		for _, st := range rs {
+			if lookups[i].anonymous != "" && (st.AnonymousID != lookups[i].anonymous || st.UserID != "") {
+				continue
+			}
+			if !seen[st.MessageID] {
+				seen[st.MessageID] = true
+				out = append(out, st)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Settle brings the rollups and the write-back up to date with changes, then marks the
+// conversions settled. Hours and days are recomputed once each, however many of the
+// changes fall in them.
+func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	var buckets []store.Bucket
+	type day struct{ event, day string }
+	var days []day
+	for _, ch := range changes {
+		b := ch.bucket()
+		if !slices.Contains(buckets, b) {
+			buckets = append(buckets, b)
+		}
+		if d := (day{b.Event, b.Day}); !slices.Contains(days, d) {
+			days = append(days, d)
+		}
+	}
+	err := parallel.Each(ctx, len(buckets), concurrency, func(ctx context.Context, i int) error {
+		return l.Store.RecomputeBucket(ctx, buckets[i])
+	})
+	if err != nil {
+		return fmt.Errorf("settle conversions: %w", err)
+	}
+	// The day's counter is bumped even when another recompute wrote the hour: a
+	// redelivery after a failure here must still reach the day.
+	err = parallel.Each(ctx, len(days), concurrency, func(ctx context.Context, i int) error {
+		if err := l.Store.BumpDay(ctx, days[i].event, days[i].day); err != nil {
+			return err
+		}
+		return l.Store.RecomputeDay(ctx, days[i].event, days[i].day)
+	})
+	if err != nil {
+		return fmt.Errorf("settle conversions: %w", err)
+	}
+	if err := l.writeBack(ctx, changes); err != nil {
+		return fmt.Errorf("settle conversions: %w", err)
+	}
+	err = parallel.Each(ctx, len(changes), concurrency, func(ctx context.Context, i int) error {
+		ch := changes[i]
+		return l.Store.Settle(ctx, ch.bucket(), ch.Conversion.MessageID, ch.Version, ch.Deleted)
+	})
+	if err != nil {
+		return fmt.Errorf("settle conversions: %w", err)
+	}
+	return nil
+}
+
+// writeBack sends each changed conversion's credited touches to Segment.
+func (l *Ledger) writeBack(ctx context.Context, changes []Change) error {
+	if l.CreditsEvent == "" || l.Sender == nil {
+		return nil
+	}
+	var msgs []segment.Message
+	for _, ch := range changes {
+		if !ch.Deleted {
+			msgs = append(msgs, CreditMessages(ch.Conversion, l.CreditsEvent)...)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	var errs []error
+	for i, r := range l.Sender.Send(ctx, msgs) {
+		if !r.Sent {
+			errs = append(errs, fmt.Errorf("send %s: %w", msgs[i].MessageID, cmpErr(r.Err)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func cmpErr(err error) error {
+	if err == nil {
+		return errors.New("not sent")
+	}
+	return err
+}
+
+func compact(changes []*Change) []Change {
+	out := make([]Change, 0, len(changes))
+	for _, ch := range changes {
+		if ch != nil {
+			out = append(out, *ch)
+		}
+	}
+	return out
+}
+
+// Changes collects the changes of one stream batch for one Settle; safe for concurrent use.
+type Changes struct {
+	mu   sync.Mutex
+	list []Change
+}
+
+// Add appends changes.
+func (c *Changes) Add(changes ...Change) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.list = append(c.list, changes...)
+}
+
+// List is what was added.
+func (c *Changes) List() []Change {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.list)
+}
