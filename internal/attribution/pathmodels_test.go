@@ -165,6 +165,14 @@ func TestPathCreditsUnknownModel(t *testing.T) {
 	m, err := ParsePathModel("shapley")
 	require.NoError(t, err)
 	assert.Equal(t, ModelShapley, m)
+	// Stored rows name the data-driven models; per-conversion credits still refuse them.
+	var decoded Model
+	require.NoError(t, decoded.UnmarshalText([]byte("markov")))
+	assert.Equal(t, ModelMarkov, decoded)
+	_, err = Credits(ModelMarkov, nil, Options{})
+	assert.ErrorIs(t, err, ErrUnknownModel)
+	_, err = ParseModel("markov")
+	assert.ErrorIs(t, err, ErrUnknownModel)
 }
 
 func TestPathModelsWithoutConversions(t *testing.T) {

@@ -20,6 +20,16 @@ import (
 // NotSet is the row of a touch without the dimension's value.
 const NotSet = "(not set)"
 
+// Other is the row the rarest labels of a dimension with more than MaxLabels are folded
+// into.
+const Other = "(other)"
+
+// MaxLabels bounds the distinct rows of one dimension the models are solved over. Markov
+// costs O(n³) in time and O(n²) in memory for n rows: 500 keeps a range under a second
+// and 2 MB, where a site's every landing page could otherwise run to tens of thousands.
+// The most frequent labels (by touches on the range's paths) keep their row.
+const MaxLabels = 500
+
 // NoTouch is the row of conversions with no touch in their window, as in the rule-based
 // rows: they are credited to it in full under every model.
 const NoTouch = "(none)"
@@ -188,6 +198,7 @@ func dimensionRows(d int, conversions []Conversion, journeys [][]Touch, currenci
 	if len(pathCurrency) == 0 {
 		return rows, nil
 	}
+	foldRareLabels(paths, MaxLabels)
 	// One path set per currency: the models' shares do not depend on value, so the
 	// conversions come out the same from each, and each gives its currency's revenue.
 	for ci, cur := range currencies {
@@ -222,6 +233,37 @@ func dimensionRows(d int, conversions []Conversion, journeys [][]Touch, currenci
 		}
 	}
 	return rows, nil
+}
+
+// foldRareLabels renames in place every label but the max−1 most frequent to Other, when
+// there are more than max; ties go to the label that sorts first, so the fold is the
+// same on every run.
+func foldRareLabels(paths []attribution.Path, max int) {
+	counts := map[string]int{}
+	for _, p := range paths {
+		for _, c := range p.Channels {
+			counts[c]++
+		}
+	}
+	if len(counts) <= max {
+		return
+	}
+	labels := make([]string, 0, len(counts))
+	for l := range counts {
+		labels = append(labels, l)
+	}
+	slices.SortFunc(labels, func(a, b string) int { return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b)) })
+	keep := make(map[string]bool, max-1)
+	for _, l := range labels[:max-1] {
+		keep[l] = true
+	}
+	for i := range paths {
+		for j, c := range paths[i].Channels {
+			if !keep[c] {
+				paths[i].Channels[j] = Other
+			}
+		}
+	}
 }
 
 func checkLabels(t Touch, dims []string) error {

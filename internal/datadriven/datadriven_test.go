@@ -177,3 +177,20 @@ func TestComputeIgnoresOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 }
+
+func TestFoldRareLabels(t *testing.T) {
+	paths := []attribution.Path{
+		{Channels: []string{"a", "b", "c"}},
+		{Channels: []string{"a", "d"}},
+		{Channels: []string{"b", "e"}},
+	}
+	foldRareLabels(paths, 3)
+	assert.Equal(t, []attribution.Path{
+		{Channels: []string{"a", "b", Other}},
+		{Channels: []string{"a", Other}},
+		{Channels: []string{"b", Other}},
+	}, paths, "a and b are the two most frequent; c, d and e fold")
+	unchanged := []attribution.Path{{Channels: []string{"x", "y"}}}
+	foldRareLabels(unchanged, 2)
+	assert.Equal(t, []string{"x", "y"}, unchanged[0].Channels)
+}

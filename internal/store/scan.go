@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/parallel"
+)
+
+// Scans are for scheduled and operator jobs that visit a whole table anyway (the
+// data-driven models' precomputation); no request path calls them.
+
+// DefaultScanSegments is how many parallel scan segments a job uses when it does not
+// say: enough to keep a Lambda's network busy, few enough to leave the table's capacity
+// to the webhook.
+const DefaultScanSegments = 8
+
+// scan pages through the table with a parallel Scan of segments segments, calling each
+// for every item; calls are serialised, so each needs no locking. The first error stops
+// every segment.
+func scan(ctx context.Context, db *dynamodb.Client, in dynamodb.ScanInput, segments int, each func(map[string]types.AttributeValue) error) error {
+	segments = max(1, segments)
+	var mu sync.Mutex
+	return parallel.Each(ctx, segments, segments, func(ctx context.Context, seg int) error {
+		in := in
+		in.Segment, in.TotalSegments = aws.Int32(int32(seg)), aws.Int32(int32(segments))
+		p := dynamodb.NewScanPaginator(db, &in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("scan %s segment %d: %w", aws.ToString(in.TableName), seg, err)
+			}
+			mu.Lock()
+			for _, item := range page.Items {
+				if err := each(item); err != nil {
+					mu.Unlock()
+					return err
+				}
+			}
+			mu.Unlock()
+		}
+		return nil
+	})
+}
+
+// Scan calls each for every touch with since ≤ time < until (a zero bound is open),
+// reading the table once with a parallel Scan. Order is unspecified.
+func (s *Touches) Scan(ctx context.Context, since, until time.Time, segments int, each func(attribution.Touch) error) error {
+	in := dynamodb.ScanInput{TableName: aws.String(s.table)}
+	var conds []string
+	values := map[string]types.AttributeValue{}
+	if !since.IsZero() {
+		values[":since"] = &types.AttributeValueMemberS{Value: since.UTC().Format(event.TimeLayout)}
+		conds = append(conds, "#t >= :since")
+	}
+	if !until.IsZero() {
+		values[":until"] = &types.AttributeValueMemberS{Value: until.UTC().Format(event.TimeLayout)}
+		conds = append(conds, "#t < :until")
+	}
+	if len(conds) > 0 {
+		filter := conds[0]
+		if len(conds) == 2 {
+			filter += " AND " + conds[1]
+		}
+		in.FilterExpression = aws.String(filter)
+		in.ExpressionAttributeNames = map[string]string{"#t": AttrTimestamp}
+		in.ExpressionAttributeValues = values
+	}
+	err := scan(ctx, s.db, in, segments, func(item map[string]types.AttributeValue) error {
+		t, err := TouchFromItem(item)
+		if err != nil {
+			return err
+		}
+		return each(t)
+	})
+	if err != nil {
+		return fmt.Errorf("scan touches: %w", err)
+	}
+	return nil
+}
+
+// ScanLinks calls each for every identity link, reading the table once with a parallel
+// Scan; tombstones and per-user state are not links and are skipped.
+func (s *Identities) ScanLinks(ctx context.Context, segments int, each func(Link) error) error {
+	err := scan(ctx, s.db, dynamodb.ScanInput{TableName: aws.String(s.table)}, segments, func(item map[string]types.AttributeValue) error {
+		if Reserved(stringAttr(item, AttrAnonymousID)) || Reserved(stringAttr(item, AttrUserID)) {
+			return nil
+		}
+		l, err := LinkFromItem(item)
+		if err != nil {
+			return err
+		}
+		return each(l)
+	})
+	if err != nil {
+		return fmt.Errorf("scan identity links: %w", err)
+	}
+	return nil
+}
