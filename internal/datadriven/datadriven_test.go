@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	dims = []string{"channel", "source"}
-	day0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	dims     = []string{"channel", "source"}
+	day0     = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	november = Range{From: "2026-11-01", To: "2026-11-30"}
 )
 
