@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/erase"
@@ -18,9 +19,11 @@ import (
 	"github.com/attribution-dev/attribution/internal/logging"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/realtime"
+	"github.com/attribution-dev/attribution/internal/report"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
 )
 
 // Env is a configured process: settings, logger and DynamoDB client.
@@ -109,6 +112,18 @@ func (e Env) People() *people.Resolver {
 	return &people.Resolver{Identities: e.Identities(), Touches: e.Touches(), Events: e.Events()}
 }
 
+// Reports serves the report routes from the conversions table's rollups.
+func (e Env) Reports() *report.Handler {
+	return &report.Handler{
+		Reporter:     &report.Reporter{Rollups: e.Conversions(), LookbackDays: e.Config.ConversionLookbackDays},
+		Parser:       report.Parser{Events: e.Config.ConversionEvents, Location: e.Config.ReportLocation},
+		Conversions:  e.Conversions(),
+		Timezone:     e.Config.ReportTimezone,
+		HalfLifeDays: attribution.DefaultHalfLife.Hours() / 24,
+		Log:          e.Log,
+	}
+}
+
 // Detector is the source detector with the configured internal and ignored hosts.
 func (e Env) Detector() *source.Detector {
 	return source.New(source.Options{InternalDomains: e.Config.InternalDomains, IgnoredReferrers: e.Config.IgnoredReferrers})
@@ -169,4 +184,21 @@ func (e Env) LambdaPusher() (*realtime.Pusher, error) {
 		return nil, err
 	}
 	return e.Pusher(sender), nil
+}
+
+// ConversionVariables are what a deployed consumer needs to credit conversions: the
+// tables a person is resolved from and the conversions table.
+var ConversionVariables = []string{"IDENTITIES_TABLE", "TOUCHES_TABLE", "CONVERSIONS_TABLE"}
+
+// LambdaConversionFollowUp is the touch and link consumers' recompute of conversions for
+// a deployed function: nil, and nothing required, without CONVERSION_EVENTS; otherwise
+// ConversionVariables must be set.
+func (e Env) LambdaConversionFollowUp() (stream.FollowUpFunc, error) {
+	if len(e.Config.ConversionEvents) == 0 {
+		return nil, nil
+	}
+	if err := config.RequireInLambda(os.LookupEnv, ConversionVariables...); err != nil {
+		return nil, fmt.Errorf("CONVERSION_EVENTS is set: %w", err)
+	}
+	return e.Ledger(nil).FollowUp, nil
 }

@@ -165,6 +165,7 @@ func testConfig(t *testing.T, tables store.Tables) config.Config {
 	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
 	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
+	cfg.ConversionsTable = tables.Conversions
 	cfg.InternalDomains = []string{"acme.io"}
 	return cfg
 }

@@ -80,7 +80,7 @@ func New(o Options) (*Stack, error) {
 
 	// The webhook authenticates by signature; everything else needs the API key.
 	routes := append([]httpapi.Route{{Method: http.MethodPost, Path: "/events", Handler: webhook.Handle}},
-		httpapi.WithAPIKey(env.Config.APIKey, append(lookup.Routes(), triggers.Routes()...)...)...)
+		httpapi.WithAPIKey(env.Config.APIKey, slices.Concat(lookup.Routes(), env.Reports().Routes(), triggers.Routes())...)...)
 	return &Stack{
 		Handler: httpapi.NewServer(o.Log, 29*time.Second, routes...),
 		Stream:  em,
