@@ -6,7 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
+	"github.com/attribution-dev/attribution/internal/app"
+	"github.com/attribution-dev/attribution/internal/datadriven"
+	"github.com/attribution-dev/attribution/internal/precompute"
 	"github.com/attribution-dev/attribution/internal/report"
 )
 
@@ -19,6 +23,7 @@ func runReport(ctx context.Context, args []string) error {
 	model := fs.String("model", "", "attribution model, or all to compare them (default: "+report.DefaultModel+")")
 	by := fs.String("by", "", "dimension (default: channel)")
 	format := fs.String("format", "table", "table, csv or json")
+	refresh := fs.Bool("refresh", false, "first recompute markov and shapley: for -from/-to when given, else for the ranges the daily refresh serves")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,6 +45,11 @@ func runReport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *refresh {
+		if err := refreshDataDriven(ctx, env, q, *from != "" || *to != ""); err != nil {
+			return err
+		}
+	}
 	rep, err := h.Reporter.Report(ctx, q)
 	if err != nil {
 		return err
@@ -55,4 +65,21 @@ func runReport(ctx context.Context, args []string) error {
 		err = report.WriteTable(os.Stdout, rep)
 	}
 	return err
+}
+
+// refreshDataDriven recomputes the data-driven models as the scheduled function does
+// (its trailing ranges, pruning others), or for q's range alone when one was given.
+func refreshDataDriven(ctx context.Context, env app.Env, q report.Query, ranged bool) error {
+	p := env.Precomputer()
+	ranges, prune := precompute.TrailingRanges(time.Now(), env.Config.ReportLocation), true
+	if ranged {
+		ranges, prune = []datadriven.Range{{From: q.From, To: q.To}}, false
+	}
+	sum, err := p.Refresh(ctx, ranges, prune)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "refreshed markov and shapley over %d range(s): %d links, %d touches, %d people, conversions %v\n",
+		len(sum.Ranges), sum.Links, sum.Touches, sum.People, sum.Conversions)
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/ledger"
 	"github.com/attribution-dev/attribution/internal/logging"
 	"github.com/attribution-dev/attribution/internal/people"
+	"github.com/attribution-dev/attribution/internal/precompute"
 	"github.com/attribution-dev/attribution/internal/realtime"
 	"github.com/attribution-dev/attribution/internal/report"
 	"github.com/attribution-dev/attribution/internal/segment"
@@ -115,12 +116,20 @@ func (e Env) People() *people.Resolver {
 // Reports serves the report routes from the conversions table's rollups.
 func (e Env) Reports() *report.Handler {
 	return &report.Handler{
-		Reporter:     &report.Reporter{Rollups: e.Conversions(), LookbackDays: e.Config.ConversionLookbackDays},
+		Reporter:     &report.Reporter{Rollups: e.Conversions(), Precomputed: e.Conversions(), LookbackDays: e.Config.ConversionLookbackDays},
 		Parser:       report.Parser{Events: e.Config.ConversionEvents, Location: e.Config.ReportLocation},
 		Conversions:  e.Conversions(),
 		Timezone:     e.Config.ReportTimezone,
 		HalfLifeDays: attribution.DefaultHalfLife.Hours() / 24,
 		Log:          e.Log,
+	}
+}
+
+// Precomputer refreshes the data-driven models' precomputation of every conversion event.
+func (e Env) Precomputer() *precompute.Refresher {
+	return &precompute.Refresher{
+		Touches: e.Touches(), Identities: e.Identities(), Conversions: e.Conversions(),
+		Events: e.Config.ConversionEvents, Location: e.Config.ReportLocation, Log: e.Log,
 	}
 }
 

@@ -21,7 +21,8 @@ import (
 )
 
 // TrailingDays are the lengths of the ranges the scheduled refresh serves: the last 7,
-// 30 and 90 whole days, ending yesterday in the report time zone.
+// 30 and 90 days, each ending today (what a report asks for by default) and ending
+// yesterday (whole days), in the report time zone.
 var TrailingDays = []int{7, 30, 90}
 
 // MaxRangeDays bounds a range, as reports bound theirs.
@@ -30,13 +31,16 @@ const MaxRangeDays = 731
 // ErrInvalidRange is returned (wrapped) for a range that cannot be computed.
 var ErrInvalidRange = errors.New("invalid range")
 
-// TrailingRanges are the ranges of TrailingDays ending the day before now in loc.
+// TrailingRanges are the ranges of TrailingDays ending the day of now in loc, then those
+// ending the day before.
 func TrailingRanges(now time.Time, loc *time.Location) []datadriven.Range {
 	local := now.In(loc)
-	yesterday := time.Date(local.Year(), local.Month(), local.Day()-1, 0, 0, 0, 0, loc)
-	out := make([]datadriven.Range, len(TrailingDays))
-	for i, n := range TrailingDays {
-		out[i] = datadriven.Range{From: yesterday.AddDate(0, 0, 1-n).Format(conversion.DayLayout), To: yesterday.Format(conversion.DayLayout)}
+	today := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
+	var out []datadriven.Range
+	for _, end := range []time.Time{today, today.AddDate(0, 0, -1)} {
+		for _, n := range TrailingDays {
+			out = append(out, datadriven.Range{From: end.AddDate(0, 0, 1-n).Format(conversion.DayLayout), To: end.Format(conversion.DayLayout)})
+		}
 	}
 	return out
 }

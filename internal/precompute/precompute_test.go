@@ -85,6 +85,9 @@ func TestTrailingRanges(t *testing.T) {
 	// 23:30 UTC on the 15th is already the 16th in Paris.
 	got := TrailingRanges(time.Date(2026, 11, 15, 23, 30, 0, 0, time.UTC), paris)
 	assert.Equal(t, []datadriven.Range{
+		{From: "2026-11-10", To: "2026-11-16"},
+		{From: "2026-10-18", To: "2026-11-16"},
+		{From: "2026-08-19", To: "2026-11-16"},
 		{From: "2026-11-09", To: "2026-11-15"},
 		{From: "2026-10-17", To: "2026-11-15"},
 		{From: "2026-08-18", To: "2026-11-15"},

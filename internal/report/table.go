@@ -19,11 +19,11 @@ func WriteTable(w io.Writer, r Report) error {
 	header = append(header, r.By)
 	all := r.Model == AllModels
 	if all {
-		for _, m := range ModelNames() {
+		for _, m := range r.ModelNames() {
 			header = append(header, m)
 		}
 		for _, c := range curs {
-			for _, m := range ModelNames() {
+			for _, m := range r.ModelNames() {
 				header = append(header, m+" "+c)
 			}
 		}
@@ -42,11 +42,11 @@ func WriteTable(w io.Writer, r Report) error {
 	for _, row := range r.Rows {
 		cells := []string{row.Key}
 		if all {
-			for _, m := range ModelNames() {
+			for _, m := range r.ModelNames() {
 				cells = append(cells, oneDecimal(row.Models[m].Conversions))
 			}
 			for _, c := range curs {
-				for _, m := range ModelNames() {
+				for _, m := range r.ModelNames() {
 					cells = append(cells, money(row.Models[m].Revenue[c]))
 				}
 			}
@@ -60,11 +60,11 @@ func WriteTable(w io.Writer, r Report) error {
 	}
 	total := []string{"total"}
 	if all {
-		for range ModelNames() {
+		for range r.ModelNames() {
 			total = append(total, oneDecimal(r.Totals.Conversions))
 		}
 		for _, c := range curs {
-			for range ModelNames() {
+			for range r.ModelNames() {
 				total = append(total, money(r.Totals.Revenue[c]))
 			}
 		}

@@ -187,7 +187,7 @@ func TestReportsSumTheConversionsCredits(t *testing.T) {
 			continue
 		}
 		if len(c.Touches) == 0 {
-			for _, m := range report.ModelNames() {
+			for _, m := range all.ModelNames() {
 				add(conversion.NoTouch, m, 1, c.Value)
 			}
 		}
@@ -200,12 +200,12 @@ func TestReportsSumTheConversionsCredits(t *testing.T) {
 	for key, models := range want {
 		row, ok := rowOf(all, key)
 		require.True(t, ok, key)
-		for _, m := range report.ModelNames() {
+		for _, m := range all.ModelNames() {
 			assert.InDelta(t, models[m], row.Models[m].Conversions, 1e-9, "%s %s", key, m)
 		}
 	}
 	for _, key := range []string{"Email", "Organic Search"} {
-		for _, m := range report.ModelNames() {
+		for _, m := range all.ModelNames() {
 			assert.InDelta(t, wantRevenue[key][m], all.Rows[indexOf(all, key)].Models[m].Revenue["USD"], 1e-9, "%s %s", key, m)
 		}
 	}
