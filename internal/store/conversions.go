@@ -348,15 +348,22 @@ func (s *Conversions) RecomputeDay(ctx context.Context, event, day string) error
 	if err != nil {
 		return fmt.Errorf("recompute rollups of %s %s: %w", event, day, err)
 	}
-	for _, dim := range conversion.Dimensions {
-		if err := s.putRollup(ctx, dayRollupPK(event, dim), day, r.Dimension(dim), changes); err != nil {
-			return fmt.Errorf("recompute rollups of %s %s: %w", event, day, err)
-		}
-	}
-	if err := s.putRollup(ctx, dayRollupPK(event, PathsRollup), day, r.PathsOnly(), changes); err != nil {
+	if err := s.PutDay(ctx, event, day, &r, changes); err != nil {
 		return fmt.Errorf("recompute rollups of %s %s: %w", event, day, err)
 	}
 	return nil
+}
+
+// PutDay writes r as the day's rollups (one item per dimension, then the paths)
+// covering change seq, leaving any item that covers a later change. RecomputeDay calls
+// it; benchmarks seed a year of rollups with it.
+func (s *Conversions) PutDay(ctx context.Context, event, day string, r *conversion.Rollup, seq int64) error {
+	for _, dim := range conversion.Dimensions {
+		if err := s.putRollup(ctx, dayRollupPK(event, dim), day, r.Dimension(dim), seq); err != nil {
+			return err
+		}
+	}
+	return s.putRollup(ctx, dayRollupPK(event, PathsRollup), day, r.PathsOnly(), seq)
 }
 
 // putRollup writes r as the rollup at (pk, sk) covering change seq, unless one covering a
