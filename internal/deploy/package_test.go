@@ -34,10 +34,11 @@ const stage = "ci"
 // What each Lambda must look like once deployed. A new cmd/<name> needs an entry here
 // (and in serverless.yml): the test fails rather than let it ship unchecked.
 var expectations = map[string]struct {
-	timeout int      // seconds
-	routes  []string // HTTP API route keys
-	stream  []string // event types the stream consumer's filter lets through
-	actions []string // every IAM action of the function's own role
+	timeout  int      // seconds
+	routes   []string // HTTP API route keys
+	stream   []string // event types the stream consumer's filter lets through
+	schedule string   // the EventBridge schedule that invokes it
+	actions  []string // every IAM action of the function's own role
 }{
 	"events": {
 		timeout: 10,
@@ -53,6 +54,11 @@ var expectations = map[string]struct {
 		timeout: 60,
 		stream:  []string{event.TypeTrack},
 		actions: append(streamActions(), "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
+	},
+	"precompute": {
+		timeout:  900,
+		schedule: "cron(15 0 * * ? *)",
+		actions:  []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Scan", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"},
 	},
 	"identify": {
 		timeout: 60,
@@ -230,6 +236,28 @@ func testPackage(t *testing.T, root, dir string, names []string) {
 		}
 		assert.Len(t, mappings, consumers)
 		res.get(t, "StreamFailuresQueue", "AWS::SQS::Queue")
+	})
+
+	t.Run("schedules", func(t *testing.T) {
+		rules := res.ofType("AWS::Events::Rule")
+		scheduled := 0
+		for _, name := range names {
+			var mine []resource
+			for _, r := range rules {
+				if strings.Contains(jsonString(r.Properties["Targets"]), title(name)+"LambdaFunction") {
+					mine = append(mine, r)
+				}
+			}
+			if expectations[name].schedule == "" {
+				assert.Empty(t, mine, "%s runs on no schedule", name)
+				continue
+			}
+			scheduled++
+			require.Len(t, mine, 1, name)
+			assert.Equal(t, expectations[name].schedule, mine[0].Properties["ScheduleExpression"], name)
+			assert.Equal(t, "ENABLED", mine[0].Properties["State"], name)
+		}
+		assert.Len(t, rules, scheduled)
 	})
 
 	t.Run("tables", func(t *testing.T) { testTables(t, res) })

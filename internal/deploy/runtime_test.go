@@ -32,6 +32,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/conversion"
+	"github.com/attribution-dev/attribution/internal/datadriven"
 	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -62,6 +63,7 @@ var scenarios = []struct {
 	{"detect", scenarioDetect},
 	{"identify", scenarioIdentify},
 	{"conversions", scenarioConversions},
+	{"precompute", scenarioPrecompute},
 	{"query", scenarioQuery},
 	{"trigger", scenarioTrigger},
 }
@@ -208,6 +210,32 @@ func scenarioConversions(t *testing.T, env *runtimeEnv, fn *emulated) {
 	if env.ran["detect"] && env.ran["identify"] {
 		require.Len(t, stored[0].Touches, 1, "credited to the user's touch")
 		assert.Equal(t, "Email", stored[0].Touches[0].Channel)
+	}
+}
+
+// scenarioPrecompute invokes the daily refresh as its EventBridge schedule would, on a
+// day whose trailing week holds the signup.
+func scenarioPrecompute(t *testing.T, env *runtimeEnv, fn *emulated) {
+	var sum struct {
+		Ranges []struct{ From, To string } `json:"ranges"`
+		Items  int                         `json:"items"`
+	}
+	fn.invoke(t, events.EventBridgeEvent{
+		Version: "0", ID: "rie-schedule", DetailType: "Scheduled Event", Source: "aws.events", AccountID: "123456789012",
+		Time: time.Date(2026, 3, 5, 0, 15, 0, 0, time.UTC), Region: "us-east-1", Detail: json.RawMessage("{}"),
+	}, &sum)
+	require.NotEmpty(t, sum.Ranges)
+	assert.Equal(t, struct{ From, To string }{"2026-02-27", "2026-03-05"}, sum.Ranges[0])
+	if !env.ran["conversions"] {
+		return
+	}
+	assert.Positive(t, sum.Items)
+	p, err := store.NewConversions(env.db, env.tables.Conversions).Precomputed(context.Background(), "Signed Up",
+		datadriven.Range{From: "2026-02-27", To: "2026-03-05"}, "channel")
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, p.Conversions)
+	if env.ran["detect"] && env.ran["identify"] {
+		assert.InDelta(t, 1, p.Rows["Email"]["markov"].Conversions, 1e-12, "the signup's one touch")
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/datadriven"
@@ -79,11 +81,7 @@ type Summary struct {
 // its trailing ranges, so an erased person's share of a precomputation lasts at most
 // until the next one.
 func (r *Refresher) Refresh(ctx context.Context, ranges []datadriven.Range, prune bool) (Summary, error) {
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
-	sum := Summary{Ranges: ranges, ComputedAt: now().UTC().Truncate(time.Millisecond), Conversions: map[string]int{}}
+	sum := Summary{Ranges: ranges, ComputedAt: r.now().UTC().Truncate(time.Millisecond), Conversions: map[string]int{}}
 	if len(ranges) == 0 || len(r.Events) == 0 {
 		return sum, nil
 	}
@@ -168,6 +166,31 @@ func (r *Refresher) Refresh(ctx context.Context, ranges []datadriven.Range, prun
 		}
 	}
 	return sum, nil
+}
+
+// Scheduled is the daily refresh, as the EventBridge schedule invokes it: the trailing
+// ranges of the day the event was scheduled for (so a retried invoke computes the same
+// ranges), every other range pruned.
+func (r *Refresher) Scheduled(ctx context.Context, ev events.EventBridgeEvent) (Summary, error) {
+	at := ev.Time
+	if at.IsZero() {
+		at = r.now()
+	}
+	sum, err := r.Refresh(ctx, TrailingRanges(at, r.Location), true)
+	if err != nil {
+		r.log().Error("data-driven models not refreshed", "err", err)
+		return sum, err
+	}
+	r.log().Info("data-driven models refreshed", "ranges", len(sum.Ranges), "links", sum.Links, "touches", sum.Touches,
+		"people", sum.People, "items", sum.Items, "pruned", sum.Pruned)
+	return sum, nil
+}
+
+func (r *Refresher) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 func (r *Refresher) prune(ctx context.Context, ev string, keep []datadriven.Range) (int, error) {
