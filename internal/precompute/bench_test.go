@@ -3,6 +3,7 @@ package precompute
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -77,6 +78,15 @@ func BenchmarkRefresh(b *testing.B) {
 
 	r := &Refresher{Touches: touchesStore, Identities: store.NewIdentities(db, tables.Identities), Conversions: conversions,
 		Events: []string{signedUp}, Location: time.UTC, Now: func() time.Time { return now }}
+	// dynalite runs each scan segment over the whole table, so against it one segment
+	// is fastest; DynamoDB splits the table instead (PRECOMPUTE_BENCH_SEGMENTS=8 to see).
+	r.Segments = 1
+	if v, err := strconv.Atoi(os.Getenv("PRECOMPUTE_BENCH_SEGMENTS")); err == nil && v > 0 {
+		r.Segments = v
+	}
+	if os.Getenv("PRECOMPUTE_BENCH_LOG") != "" {
+		r.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	ranges := TrailingRanges(now, time.UTC)
 	b.ResetTimer()
 	for b.Loop() {

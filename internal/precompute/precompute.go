@@ -96,6 +96,7 @@ func (r *Refresher) Refresh(ctx context.Context, ranges []datadriven.Range, prun
 		segments = store.DefaultScanSegments
 	}
 
+	started := time.Now()
 	var links []datadriven.Link
 	err = r.Identities.ScanLinks(ctx, segments, func(l store.Link) error {
 		links = append(links, datadriven.Link{UserID: l.UserID, AnonymousID: l.AnonymousID, Aliased: l.Aliased})
@@ -121,6 +122,8 @@ func (r *Refresher) Refresh(ctx context.Context, ranges []datadriven.Range, prun
 		return sum, fmt.Errorf("refresh data-driven models: %w", err)
 	}
 	sum.People = len(people)
+	r.log().Info("data-driven models: links and touches read", "links", sum.Links, "touches", sum.Touches,
+		"people", sum.People, "ms", time.Since(started).Milliseconds())
 
 	var days []string
 	for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
@@ -141,6 +144,8 @@ func (r *Refresher) Refresh(ctx context.Context, ranges []datadriven.Range, prun
 			return sum, fmt.Errorf("refresh data-driven models of %s: %w", ev, err)
 		}
 		sum.Conversions[ev] = len(conversions)
+		r.log().Info("data-driven models: conversions read", "event", ev, "conversions", len(conversions),
+			"days", len(days), "ms", time.Since(started).Milliseconds())
 		for _, rg := range ranges {
 			res, err := datadriven.Compute(datadriven.Input{Range: rg, Dimensions: conversion.Dimensions, Conversions: conversions, People: people})
 			if err != nil {
@@ -155,7 +160,7 @@ func (r *Refresher) Refresh(ctx context.Context, ranges []datadriven.Range, prun
 				sum.Items++
 			}
 			r.log().Info("data-driven models computed", "event", ev, "from", rg.From, "to", rg.To,
-				"conversions", res.Conversions, "nulls", res.Nulls)
+				"conversions", res.Conversions, "nulls", res.Nulls, "ms", time.Since(started).Milliseconds())
 		}
 		if prune {
 			n, err := r.prune(ctx, ev, ranges)

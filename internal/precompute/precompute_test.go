@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -27,6 +28,8 @@ var (
 
 type fixture struct {
 	ctx         context.Context
+	db          *dynamodb.Client
+	tables      store.Tables
 	touches     *store.Touches
 	identities  *store.Identities
 	conversions *store.Conversions
@@ -39,6 +42,8 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(cancel)
 	f := &fixture{
 		ctx:         ctx,
+		db:          db,
+		tables:      tables,
 		touches:     store.NewTouches(db, tables.Touches),
 		identities:  store.NewIdentities(db, tables.Identities),
 		conversions: store.NewConversions(db, tables.Conversions),
@@ -160,4 +165,18 @@ func TestRefreshRefusesBadRanges(t *testing.T) {
 		_, err := f.refresher.Refresh(f.ctx, []datadriven.Range{rg}, false)
 		assert.ErrorIs(t, err, ErrInvalidRange, rg)
 	}
+}
+
+// Tombstones and per-user state share the identities table with the links; neither is a
+// link.
+func TestRefreshReadsOnlyLinks(t *testing.T) {
+	f := newFixture(t)
+	f.seedKnownAnswer(t)
+	db, table := f.db, f.tables.Identities
+	require.NoError(t, store.NewTombstones(db, table).Erase(f.ctx, "someone-erased"))
+	_, err := store.NewPushStates(db, table).Put(f.ctx, store.PushState{UserID: "ann", MessageID: "push-1", LastTouch: day(12, 9), Touches: 3, SentAt: day(12, 9)})
+	require.NoError(t, err)
+	sum, err := f.refresher.Refresh(f.ctx, TrailingRanges(now, time.UTC)[:1], false)
+	require.NoError(t, err)
+	assert.Equal(t, 1, sum.Links)
 }

@@ -23,10 +23,12 @@ import (
 // to the webhook.
 const DefaultScanSegments = 8
 
-// scan pages through the table with a parallel Scan of segments segments, calling each
-// for every item; calls are serialised, so each needs no locking. The first error stops
-// every segment.
-func scan(ctx context.Context, db *dynamodb.Client, in dynamodb.ScanInput, segments int, each func(map[string]types.AttributeValue) error) error {
+// scan pages through the table with a parallel Scan of segments segments, decoding each
+// item with decode in its segment's goroutine (decoding is most of the CPU work) and
+// handing the results to each, whose calls are serialised so it needs no locking. A
+// decode that reports skip=true drops the item. The first error stops every segment.
+func scan[T any](ctx context.Context, db *dynamodb.Client, in dynamodb.ScanInput, segments int,
+	decode func(map[string]types.AttributeValue) (v T, skip bool, err error), each func(T) error) error {
 	segments = max(1, segments)
 	var mu sync.Mutex
 	return parallel.Each(ctx, segments, segments, func(ctx context.Context, seg int) error {
@@ -38,9 +40,19 @@ func scan(ctx context.Context, db *dynamodb.Client, in dynamodb.ScanInput, segme
 			if err != nil {
 				return fmt.Errorf("scan %s segment %d: %w", aws.ToString(in.TableName), seg, err)
 			}
-			mu.Lock()
+			decoded := make([]T, 0, len(page.Items))
 			for _, item := range page.Items {
-				if err := each(item); err != nil {
+				v, skip, err := decode(item)
+				if err != nil {
+					return err
+				}
+				if !skip {
+					decoded = append(decoded, v)
+				}
+			}
+			mu.Lock()
+			for _, v := range decoded {
+				if err := each(v); err != nil {
 					mu.Unlock()
 					return err
 				}
@@ -74,13 +86,10 @@ func (s *Touches) Scan(ctx context.Context, since, until time.Time, segments int
 		in.ExpressionAttributeNames = map[string]string{"#t": AttrTimestamp}
 		in.ExpressionAttributeValues = values
 	}
-	err := scan(ctx, s.db, in, segments, func(item map[string]types.AttributeValue) error {
+	err := scan(ctx, s.db, in, segments, func(item map[string]types.AttributeValue) (attribution.Touch, bool, error) {
 		t, err := TouchFromItem(item)
-		if err != nil {
-			return err
-		}
-		return each(t)
-	})
+		return t, false, err
+	}, each)
 	if err != nil {
 		return fmt.Errorf("scan touches: %w", err)
 	}
@@ -90,16 +99,13 @@ func (s *Touches) Scan(ctx context.Context, since, until time.Time, segments int
 // ScanLinks calls each for every identity link, reading the table once with a parallel
 // Scan; tombstones and per-user state are not links and are skipped.
 func (s *Identities) ScanLinks(ctx context.Context, segments int, each func(Link) error) error {
-	err := scan(ctx, s.db, dynamodb.ScanInput{TableName: aws.String(s.table)}, segments, func(item map[string]types.AttributeValue) error {
+	err := scan(ctx, s.db, dynamodb.ScanInput{TableName: aws.String(s.table)}, segments, func(item map[string]types.AttributeValue) (Link, bool, error) {
 		if Reserved(stringAttr(item, AttrAnonymousID)) || Reserved(stringAttr(item, AttrUserID)) {
-			return nil
+			return Link{}, true, nil
 		}
 		l, err := LinkFromItem(item)
-		if err != nil {
-			return err
-		}
-		return each(l)
-	})
+		return l, false, err
+	}, each)
 	if err != nil {
 		return fmt.Errorf("scan identity links: %w", err)
 	}
