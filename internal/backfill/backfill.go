@@ -10,15 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
-	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/trigger"
@@ -191,50 +187,20 @@ func (r *Runner) messages(ctx context.Context, users []string, o Options) ([]seg
 }
 
 // usersWithTouches reads the touches table once, in parallel segments, for the touches
-// in the window, and maps their visitors to users. This is the product's only Scan: an
-// operator's batch job that visits every touch anyway, never a request path.
+// in the window, and maps their visitors to users. This Scan is an operator's batch job
+// that visits every touch anyway, never a request path.
 func (r *Runner) usersWithTouches(ctx context.Context, since, until time.Time) ([]string, error) {
-	const segments = 4
-	var (
-		mu    sync.Mutex
-		users = map[string]bool{}
-		anons = map[string]bool{}
-		wg    sync.WaitGroup
-		errs  = make([]error, segments)
-	)
-	for seg := range segments {
-		wg.Go(func() {
-			in := &dynamodb.ScanInput{
-				TableName:                aws.String(r.TouchesTable),
-				Segment:                  aws.Int32(int32(seg)),
-				TotalSegments:            aws.Int32(segments),
-				ProjectionExpression:     aws.String("#a, #u, #t"),
-				ExpressionAttributeNames: map[string]string{"#a": store.AttrAnonymousID, "#u": store.AttrUserID, "#t": store.AttrTimestamp},
-			}
-			if filter, values := windowFilter(since, until); filter != "" {
-				in.FilterExpression, in.ExpressionAttributeValues = aws.String(filter), values
-			}
-			p := dynamodb.NewScanPaginator(r.DB, in)
-			for p.HasMorePages() {
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					errs[seg] = fmt.Errorf("scan touches segment %d: %w", seg, err)
-					return
-				}
-				mu.Lock()
-				for _, item := range page.Items {
-					if u := str(item, store.AttrUserID); u != "" {
-						users[u] = true
-					} else if a := str(item, store.AttrAnonymousID); a != "" {
-						anons[a] = true
-					}
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	users := map[string]bool{}
+	anons := map[string]bool{}
+	err := store.NewTouches(r.DB, r.TouchesTable).ScanVisitors(ctx, since, until, 4, func(anonymousID, userID string) error {
+		if userID != "" {
+			users[userID] = true
+		} else if anonymousID != "" {
+			anons[anonymousID] = true
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	for a := range anons {
@@ -253,36 +219,8 @@ func (r *Runner) usersWithTouches(ctx context.Context, since, until time.Time) (
 	return out, nil
 }
 
-func windowFilter(since, until time.Time) (string, map[string]types.AttributeValue) {
-	values := map[string]types.AttributeValue{}
-	var conds []string
-	if !since.IsZero() {
-		values[":since"] = &types.AttributeValueMemberS{Value: since.UTC().Format(event.TimeLayout)}
-		conds = append(conds, "#t >= :since")
-	}
-	if !until.IsZero() {
-		values[":until"] = &types.AttributeValueMemberS{Value: until.UTC().Format(event.TimeLayout)}
-		conds = append(conds, "#t < :until")
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	filter := conds[0]
-	if len(conds) == 2 {
-		filter += " AND " + conds[1]
-	}
-	return filter, values
-}
-
 func inWindow(t, since, until time.Time) bool {
 	return (since.IsZero() || !t.Before(since)) && (until.IsZero() || t.Before(until))
-}
-
-func str(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
 }
 
 // limiter spaces sends so that at most rate messages go out per second on average.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,7 +67,35 @@ func scan[T any](ctx context.Context, db *dynamodb.Client, in dynamodb.ScanInput
 // Scan calls each for every touch with since ≤ time < until (a zero bound is open),
 // reading the table once with a parallel Scan. Order is unspecified.
 func (s *Touches) Scan(ctx context.Context, since, until time.Time, segments int, each func(attribution.Touch) error) error {
-	in := dynamodb.ScanInput{TableName: aws.String(s.table)}
+	err := scan(ctx, s.db, s.scanInput(since, until), segments, func(item map[string]types.AttributeValue) (attribution.Touch, bool, error) {
+		t, err := TouchFromItem(item)
+		return t, false, err
+	}, each)
+	if err != nil {
+		return fmt.Errorf("scan touches: %w", err)
+	}
+	return nil
+}
+
+// ScanVisitors is Scan reading only each touch's anonymousId and userId (either may be
+// empty): what a job that only needs to know who has touches decodes.
+func (s *Touches) ScanVisitors(ctx context.Context, since, until time.Time, segments int, each func(anonymousID, userID string) error) error {
+	in := s.scanInput(since, until)
+	in.ProjectionExpression = aws.String("#a, #u")
+	in.ExpressionAttributeNames["#a"], in.ExpressionAttributeNames["#u"] = AttrAnonymousID, AttrUserID
+	type ids struct{ anonymous, user string }
+	err := scan(ctx, s.db, in, segments, func(item map[string]types.AttributeValue) (ids, bool, error) {
+		return ids{stringAttr(item, AttrAnonymousID), stringAttr(item, AttrUserID)}, false, nil
+	}, func(v ids) error { return each(v.anonymous, v.user) })
+	if err != nil {
+		return fmt.Errorf("scan touches: %w", err)
+	}
+	return nil
+}
+
+// scanInput is a Scan of the touches with since ≤ time < until (a zero bound is open).
+func (s *Touches) scanInput(since, until time.Time) dynamodb.ScanInput {
+	in := dynamodb.ScanInput{TableName: aws.String(s.table), ExpressionAttributeNames: map[string]string{}}
 	var conds []string
 	values := map[string]types.AttributeValue{}
 	if !since.IsZero() {
@@ -78,22 +107,11 @@ func (s *Touches) Scan(ctx context.Context, since, until time.Time, segments int
 		conds = append(conds, "#t < :until")
 	}
 	if len(conds) > 0 {
-		filter := conds[0]
-		if len(conds) == 2 {
-			filter += " AND " + conds[1]
-		}
-		in.FilterExpression = aws.String(filter)
-		in.ExpressionAttributeNames = map[string]string{"#t": AttrTimestamp}
+		in.FilterExpression = aws.String(strings.Join(conds, " AND "))
+		in.ExpressionAttributeNames["#t"] = AttrTimestamp
 		in.ExpressionAttributeValues = values
 	}
-	err := scan(ctx, s.db, in, segments, func(item map[string]types.AttributeValue) (attribution.Touch, bool, error) {
-		t, err := TouchFromItem(item)
-		return t, false, err
-	}, each)
-	if err != nil {
-		return fmt.Errorf("scan touches: %w", err)
-	}
-	return nil
+	return in
 }
 
 // ScanLinks calls each for every identity link, reading the table once with a parallel
