@@ -9,7 +9,6 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/ledger"
-	"github.com/attribution-dev/attribution/internal/segment"
 )
 
 func main() {
@@ -17,13 +16,10 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	var sender *segment.Client // write-back only with CONVERSION_CREDITS_EVENT
-	if env.Config.ConversionCreditsEvent != "" {
-		if sender, err = env.Segment(""); err != nil {
-			env.Fatal("start", err)
-		}
+	books, err := env.LambdaLedger() // with CONVERSION_CREDITS_EVENT, writes credits back to Segment
+	if err != nil {
+		env.Fatal("start", err)
 	}
-	h := &ledger.Handler{Ledger: env.Ledger(sender), Events: env.Config.ConversionEvents, Log: env.Log,
-		Erased: env.Tombstones().EventsErased}
+	h := &ledger.Handler{Ledger: books, Events: env.Config.ConversionEvents, Log: env.Log, Erased: env.Tombstones().EventsErased}
 	lambda.Start(h.Handle)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -199,15 +200,36 @@ func (e Env) LambdaPusher() (*realtime.Pusher, error) {
 // tables a person is resolved from and the conversions table.
 var ConversionVariables = []string{"IDENTITIES_TABLE", "TOUCHES_TABLE", "CONVERSIONS_TABLE"}
 
+// LambdaLedger is Ledger for a deployed function: ConversionVariables must be set, and
+// with CONVERSION_CREDITS_EVENT a write key too (a deployed function has no disk for a
+// dry-run outbox).
+func (e Env) LambdaLedger() (*ledger.Ledger, error) {
+	required := ConversionVariables
+	if e.Config.ConversionCreditsEvent != "" {
+		required = append(slices.Clone(required), "SEGMENT_WRITE_KEY")
+	}
+	if err := config.RequireInLambda(os.LookupEnv, required...); err != nil {
+		return nil, fmt.Errorf("conversions: %w", err)
+	}
+	var sender *segment.Client
+	if e.Config.ConversionCreditsEvent != "" {
+		var err error
+		if sender, err = e.Segment(""); err != nil {
+			return nil, err
+		}
+	}
+	return e.Ledger(sender), nil
+}
+
 // LambdaConversionFollowUp is the touch and link consumers' recompute of conversions for
-// a deployed function: nil, and nothing required, without CONVERSION_EVENTS; otherwise
-// ConversionVariables must be set.
+// a deployed function: nil, and nothing required, without CONVERSION_EVENTS.
 func (e Env) LambdaConversionFollowUp() (stream.FollowUpFunc, error) {
 	if len(e.Config.ConversionEvents) == 0 {
 		return nil, nil
 	}
-	if err := config.RequireInLambda(os.LookupEnv, ConversionVariables...); err != nil {
+	l, err := e.LambdaLedger()
+	if err != nil {
 		return nil, fmt.Errorf("CONVERSION_EVENTS is set: %w", err)
 	}
-	return e.Ledger(nil).FollowUp, nil
+	return l.FollowUp, nil
 }

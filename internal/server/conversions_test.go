@@ -17,6 +17,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/report"
+	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
 	"github.com/attribution-dev/attribution/internal/store"
 )
 
@@ -324,5 +325,55 @@ func TestReportsNeedTheAPIKey(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, status, path)
 		status, _ = call(t, http.MethodGet, e.url+path, "k")
 		assert.Equal(t, http.StatusOK, status, path)
+	}
+}
+
+func TestCreditsAreWrittenBackOncePerChange(t *testing.T) {
+	fake := segmenttest.NewServer(t, "wk")
+	e := newEnv(t, func(c *config.Config) {
+		withConversions(c)
+		withSegment(fake, "")(c)
+		c.Realtime = false // only the write-back goes to Segment
+		c.ConversionCreditsEvent = "Conversion Credited"
+	})
+	e.postBatch(
+		pageView("w1", "fay-1", day.Add(-2*time.Hour), "https://shop.example/?utm_source=newsletter&utm_medium=email", ""),
+		identifyEvent("w-id", "fay", "fay-1", day.Add(-time.Hour)),
+	)
+	e.settle()
+	e.postBatch(trackEvent("w-order", "Order Completed", "fay", "fay-1", day, map[string]any{"revenue": 80, "currency": "USD"}))
+	e.settle()
+	credits := func() []segmenttest.Message {
+		var out []segmenttest.Message
+		for _, m := range fake.Messages() {
+			if m.Event == "Conversion Credited" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	sent := credits()
+	require.Len(t, sent, 1, "one track per credited touch")
+	assert.Equal(t, "fay", sent[0].UserID)
+	assert.Equal(t, day.Format(time.RFC3339Nano), sent[0].Timestamp, "at the conversion's time")
+	assert.Equal(t, "w-order", sent[0].Properties["conversion_message_id"])
+	assert.Equal(t, "Order Completed", sent[0].Properties["conversion_event"])
+	assert.Equal(t, 80.0, sent[0].Properties["value"])
+	assert.Equal(t, "Email", sent[0].Properties["channel"])
+	assert.Equal(t, 1.0, sent[0].Properties["credit_linear"])
+
+	// A redelivery sends nothing; a second touch before the conversion changes the
+	// credits, and each credited touch is sent under a new id.
+	e.republish(trackEvent("w-order", "Order Completed", "fay", "fay-1", day, map[string]any{"revenue": 80, "currency": "USD"}))
+	e.settle()
+	require.Len(t, credits(), 1)
+	e.postBatch(pageView("w0", "fay-1", day.Add(-5*time.Hour), "https://shop.example/", "https://www.google.com/"))
+	e.settle()
+	sent = credits()
+	require.Len(t, sent, 3)
+	assert.NotEqual(t, sent[0].MessageID, sent[1].MessageID)
+	assert.NotEqual(t, sent[0].MessageID, sent[2].MessageID)
+	for _, m := range sent[1:] {
+		assert.Equal(t, 0.5, m.Properties["credit_linear"])
 	}
 }
