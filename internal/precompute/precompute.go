@@ -135,7 +135,7 @@ func (r *Refresher) Refresh(ctx context.Context, ranges []datadriven.Range, prun
 			dc := datadriven.Conversion{Person: c.Person, Day: c.Day, Value: c.Value, Currency: c.Currency,
 				Touches: make([]datadriven.Touch, len(c.Touches))}
 			for i, t := range c.Touches {
-				dc.Touches[i] = r.touch(t.MessageID, t.Timestamp, labels.all(t.Labels))
+				dc.Touches[i] = r.touch(t.MessageID, t.Timestamp, labels.all(storedLabels(t)))
 			}
 			conversions = append(conversions, dc)
 			return nil
@@ -214,6 +214,17 @@ func (r *Refresher) prune(ctx context.Context, ev string, keep []datadriven.Rang
 		n++
 	}
 	return n, nil
+}
+
+// storedLabels are a credited touch's rows as its conversion stored them, so the
+// data-driven rows line up with the rule-based ones; a conversion stored before a
+// dimension was added has its touch labelled again from the stored description.
+func storedLabels(t conversion.Touch) []string {
+	if len(t.Labels) == len(conversion.Dimensions) {
+		return t.Labels
+	}
+	return conversion.Labels(attribution.Touch{MessageID: t.MessageID, AnonymousID: t.AnonymousID, UserID: t.UserID,
+		Timestamp: t.Timestamp, URL: t.URL, Referrer: t.Referrer, Description: t.Description})
 }
 
 func (r *Refresher) touch(id string, at time.Time, labels []string) datadriven.Touch {

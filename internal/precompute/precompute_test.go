@@ -2,6 +2,7 @@ package precompute
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -179,4 +180,15 @@ func TestRefreshReadsOnlyLinks(t *testing.T) {
 	sum, err := f.refresher.Refresh(f.ctx, TrailingRanges(now, time.UTC)[:1], false)
 	require.NoError(t, err)
 	assert.Equal(t, 1, sum.Links)
+}
+
+func TestStoredLabels(t *testing.T) {
+	tc := attribution.Touch{MessageID: "m", Timestamp: day(1, 0), URL: "https://acme.io/pricing?x=1",
+		Description: source.Description{Channel: "Email", Referrer: source.Referrer{Type: source.TypeEmail, Client: "gmail"}}}
+	fresh := conversion.Labels(tc)
+	stored := conversion.Touch{MessageID: "m", Timestamp: tc.Timestamp, URL: tc.URL, Description: tc.Description, Labels: []string{"Old Channel"}}
+	assert.Equal(t, fresh, storedLabels(stored), "labels of fewer dimensions are made again")
+	stored.Labels = slices.Clone(fresh)
+	stored.Labels[0] = "As Stored"
+	assert.Equal(t, "As Stored", storedLabels(stored)[0], "a full set is the conversion's own")
 }
