@@ -285,7 +285,7 @@ func TestReportCSVAndOptions(t *testing.T) {
 	var opts report.Options
 	require.Equal(t, http.StatusOK, e.getJSON("/api/report/options", &opts))
 	assert.Equal(t, []string{"Signed Up", "Order Completed"}, opts.Events)
-	assert.Equal(t, []string{"first", "last", "last_non_direct", "linear", "position", "time_decay"}, opts.Models)
+	assert.Equal(t, []string{"first", "last", "last_non_direct", "linear", "position", "time_decay", "markov", "shapley"}, opts.Models)
 	assert.Equal(t, conversion.Dimensions, opts.Dimensions)
 	assert.Equal(t, "UTC", opts.Timezone)
 	assert.Equal(t, 30, opts.LookbackDays)
@@ -296,7 +296,7 @@ func TestBadReportQueriesAnswer400WithTheReason(t *testing.T) {
 	e := newEnv(t, withConversions)
 	for query, reason := range map[string]string{
 		"event=Clicked":                 "unknown event",
-		"model=markov":                  "unknown model",
+		"model=u_shaped":                "unknown model",
 		"by=country":                    "unknown dimension",
 		"color=red":                     "unknown parameter",
 		"from=2026-13-01&to=2026-12-31": "not a date",
