@@ -100,7 +100,7 @@ func (e Env) Conversions() *store.Conversions {
 // changed conversions are written back to Segment through sender.
 func (e Env) Ledger(sender *segment.Client) *ledger.Ledger {
 	l := &ledger.Ledger{
-		Store: e.Conversions(), People: e.People(), Links: e.Identities(), Log: e.Log,
+		Store: e.Conversions(), People: e.People(), Touches: e.Touches(), Links: e.Identities(), Log: e.Log,
 		Settings: conversion.Settings{Lookback: e.Config.ConversionLookback(), Location: e.Config.ReportLocation},
 	}
 	if sender != nil && e.Config.ConversionCreditsEvent != "" {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 )
@@ -159,14 +160,23 @@ func (r *Rollup) path(p string) *Amount {
 	return a
 }
 
-// Encode is r as compressed JSON: rollups of busy days list many landing pages, and
+// Compressors are pooled: a flate writer allocates over a megabyte of state, which would
+// otherwise dominate the cost of storing a conversion.
+var (
+	writers = sync.Pool{New: func() any {
+		w, _ := flate.NewWriter(nil, flate.BestSpeed) // BestSpeed is a valid level: no error
+		return w
+	}}
+	readers = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+)
+
+// Encode is v as compressed JSON: rollups of busy days list many landing pages, and
 // compression keeps them far below DynamoDB's 400 KB item limit and cheap to read.
 func Encode(v any) ([]byte, error) {
 	var buf bytes.Buffer
-	w, err := flate.NewWriter(&buf, flate.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
+	w := writers.Get().(*flate.Writer)
+	defer writers.Put(w)
+	w.Reset(&buf)
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
@@ -178,8 +188,11 @@ func Encode(v any) ([]byte, error) {
 
 // Decode reads what Encode wrote into v.
 func Decode(b []byte, v any) error {
-	r := flate.NewReader(bytes.NewReader(b))
-	defer r.Close()
+	r := readers.Get().(io.ReadCloser)
+	defer readers.Put(r)
+	if err := r.(flate.Resetter).Reset(bytes.NewReader(b), nil); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return fmt.Errorf("decode: %w", err)

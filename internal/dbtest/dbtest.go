@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/dynalite"
 	"github.com/attribution-dev/attribution/internal/store"
 )
@@ -94,6 +95,18 @@ func Drop(db *dynamodb.Client, tables store.Tables) {
 	for _, name := range tables.Names() {
 		_, _ = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	}
+}
+
+// Config is the default configuration pointed at tables.
+func Config(t testing.TB, tables store.Tables) config.Config {
+	t.Helper()
+	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
+	cfg.ConversionsTable = tables.Conversions
+	return cfg
 }
 
 // New is Client and Tables in one call.

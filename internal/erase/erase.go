@@ -50,8 +50,8 @@ type Removed struct {
 	Events     int `json:"events"`
 	Touches    int `json:"touches"`
 	Identities int `json:"identities"`
-	// Conversions are the person's conversions, gone from every report.
-	Conversions int `json:"conversions"`
+	// Conversions are the person's conversions, gone from every report (absent when none).
+	Conversions int `json:"conversions,omitempty"`
 }
 
 // Result is what an erasure answers.

@@ -46,10 +46,7 @@ func journeys() []map[string]any {
 }
 
 func conversionsConfig(t *testing.T, tables store.Tables) config.Config {
-	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
-	cfg.ConversionsTable = tables.Conversions
+	cfg := dbtest.Config(t, tables)
 	cfg.ConversionEvents = []string{"Order Completed"}
 	return cfg
 }

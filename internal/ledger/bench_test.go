@@ -7,10 +7,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
@@ -116,10 +120,7 @@ func BenchmarkReportYear(b *testing.B) {
 }
 
 func benchConfig(b *testing.B, tables store.Tables) config.Config {
-	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
-	require.NoError(b, err)
-	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
-	cfg.ConversionsTable = tables.Conversions
+	cfg := dbtest.Config(b, tables)
 	cfg.ConversionEvents = []string{benchEvent}
 	return cfg
 }
@@ -135,10 +136,12 @@ func BenchmarkStreamConversions(b *testing.B) {
 		span time.Duration
 	}{{"live", 48 * time.Hour}, {"spread", 365 * 24 * time.Hour}} {
 		b.Run(tc.name, func(b *testing.B) {
-			const n = 2_000
-			db := dbtest.Client(b)
+			n := benchN()
+			var calls atomic.Int64
+			db := counting(dbtest.Client(b), &calls)
 			ctx := context.Background()
 			var total time.Duration
+			var requests int64
 			for b.Loop() {
 				b.StopTimer()
 				tables := dbtest.Tables(b, db)
@@ -149,7 +152,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 				var all []attribution.Touch
 				for i := range n {
 					person := fmt.Sprintf("p%d", i)
-					at := first.Add(time.Duration(float64(tc.span) * float64(i) / n))
+					at := first.Add(time.Duration(float64(tc.span) * float64(i) / float64(n)))
 					if tc.name == "spread" {
 						at = first.Add(time.Duration(rng.Int64N(int64(tc.span))))
 					}
@@ -159,11 +162,12 @@ func BenchmarkStreamConversions(b *testing.B) {
 						Raw: []byte(fmt.Sprintf(`{"properties":{"revenue":%d,"currency":"USD"}}`, 1+rng.IntN(500)))})
 				}
 				require.NoError(b, parallel.Each(ctx, len(all), 16, func(ctx context.Context, i int) error { return touches.Put(ctx, all[i]) }))
-				log := slog.New(slog.DiscardHandler)
+				log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 				em := stream.NewEmulator(log, stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
 					server.Consumers(server.Options{Config: benchConfig(b, tables), DB: db, Log: log, DataDir: b.TempDir()})...)
 				b.StartTimer()
 				start := time.Now()
+				before := calls.Load()
 				for _, ev := range evs {
 					em.Publish(tables.Events, ev.AnonymousID, store.EventItem(ev, 0))
 				}
@@ -171,6 +175,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 				require.NoError(b, em.Idle(idle))
 				cancel()
 				total += time.Since(start)
+				requests += calls.Load() - before
 				b.StopTimer()
 				checkTotals(b, db, tables, n)
 				require.NoError(b, em.Close(ctx))
@@ -178,6 +183,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "conversions/s")
+			b.ReportMetric(float64(requests)/float64(n*b.N), "requests/conversion")
 		})
 	}
 }
@@ -188,4 +194,25 @@ func checkTotals(b *testing.B, db *dynamodb.Client, tables store.Tables, n int) 
 	r, err := store.NewConversions(db, tables.Conversions).Rollup(context.Background(), benchEvent, "channel", "2024-12-01", "2026-01-31")
 	require.NoError(b, err)
 	require.Equal(b, float64(n), r.Total.Conversions)
+}
+
+// counting is db with every request counted in calls.
+func counting(db *dynamodb.Client, calls *atomic.Int64) *dynamodb.Client {
+	return dynamodb.New(db.Options(), func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("countRequests",
+				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+					calls.Add(1)
+					return next.HandleInitialize(ctx, in)
+				}), middleware.After)
+		})
+	})
+}
+
+// benchN is how many conversions a stream benchmark processes (BENCH_CONVERSIONS).
+func benchN() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_CONVERSIONS")); err == nil && n > 0 {
+		return n
+	}
+	return 2_000
 }

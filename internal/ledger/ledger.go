@@ -5,7 +5,7 @@
 //
 // Every change follows the same steps, each idempotent, so a failure anywhere is
 // repaired by running them again (the stream redelivers): store the conversion marked
-// pending (or mark it deleted), count the change on its hour, then Settle: recompute the
+// pending (or mark it deleted), then Settle: count the change on its hour, recompute the
 // hour's rollup, count the change on its day, recompute the day's rollups, send the
 // write-back, and only then clear pending (or delete it). A redelivered record finds the
 // conversion unchanged and, unless it is still pending, does nothing.
@@ -25,12 +25,12 @@ import (
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/trigger"
 )
 
 // Store keeps conversions and their rollups (store.Conversions does).
 type Store interface {
-	Get(ctx context.Context, b store.Bucket, messageID string) (store.Stored, bool, error)
-	Put(ctx context.Context, c conversion.Conversion) (string, error)
+	Put(ctx context.Context, c conversion.Conversion) (version string, wrote bool, err error)
 	MarkDeleted(ctx context.Context, b store.Bucket, messageID string) error
 	Settle(ctx context.Context, b store.Bucket, messageID, version string, deleted bool) error
 	ByPerson(ctx context.Context, person string) ([]store.Stored, error)
@@ -40,10 +40,14 @@ type Store interface {
 	RecomputeDay(ctx context.Context, event, day string) error
 }
 
-// People resolves whose touches a conversion is credited over (people.Resolver does).
+// People resolves a user's touches over every linked id (people.Resolver does).
 type People interface {
 	UserTouches(ctx context.Context, userID string) ([]attribution.Touch, error)
-	AnonymousTouches(ctx context.Context, anonymousID string) ([]attribution.Touch, error)
+}
+
+// Touches lists one visitor's touches (store.Touches does).
+type Touches interface {
+	ByVisitor(ctx context.Context, visitorID string) ([]attribution.Touch, error)
 }
 
 // Links finds the users an anonymous id identified as, ordered by userId (store.Identities does).
@@ -52,13 +56,12 @@ type Links interface {
 }
 
 // Sender delivers messages synchronously, reporting per message (segment.Client does).
-type Sender interface {
-	Send(ctx context.Context, msgs []segment.Message) []segment.Result
-}
+type Sender = trigger.Sender
 
 var (
 	_ Store  = (*store.Conversions)(nil)
-	_ People = (*people.Resolver)(nil)
+	_ People  = (*people.Resolver)(nil)
+	_ Touches = (*store.Touches)(nil)
 	_ Links  = (*store.Identities)(nil)
 	_ Sender = (*segment.Client)(nil)
 )
@@ -70,6 +73,7 @@ const concurrency = 8
 type Ledger struct {
 	Store    Store
 	People   People
+	Touches  Touches
 	Links    Links
 	Settings conversion.Settings
 	Log      *slog.Logger
@@ -97,52 +101,34 @@ func (c Change) bucket() store.Bucket { return store.BucketOf(c.Conversion) }
 // recomputed if they changed meanwhile: one of the two always sees the other's write.
 func (l *Ledger) Record(ctx context.Context, in conversion.Input) (*Change, error) {
 	var last *Change
+	written := ""
 	for range 3 {
-		ch, wrote, err := l.update(ctx, in)
-		if err != nil {
-			return nil, err
+		ch, err := l.update(ctx, in, written)
+		if err != nil || ch == nil {
+			return last, err
 		}
-		if ch != nil {
-			last = ch
-		}
-		if !wrote {
-			break
-		}
+		last, written = ch, ch.Version
 	}
 	return last, nil
 }
 
-// update computes in and stores it if it differs from what is stored. It returns the
-// change to settle (nil when the stored conversion is this one and settled) and whether
-// it wrote.
-func (l *Ledger) update(ctx context.Context, in conversion.Input) (*Change, bool, error) {
+// update computes in and stores it unless it is the version written (this call's
+// previous write) or the stored, settled one. It returns the change to settle, nil when
+// there is none.
+func (l *Ledger) update(ctx context.Context, in conversion.Input, written string) (*Change, error) {
 	c, err := l.compute(ctx, in)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	version, _, err := store.Version(c)
-	if err != nil {
-		return nil, false, err
+	if err != nil || version == written {
+		return nil, err
 	}
-	b := store.BucketOf(c)
-	old, found, err := l.Store.Get(ctx, b, c.MessageID)
-	switch {
-	case err != nil:
-		return nil, false, err
-	case found && old.Deleted:
-		return nil, false, nil // being erased; the erasure settles it
-	case found && old.Version == version && old.Pending:
-		return &Change{Conversion: c, Version: version}, false, nil
-	case found && old.Version == version:
-		return nil, false, nil
+	version, wrote, err := l.Store.Put(ctx, c)
+	if err != nil || !wrote {
+		return nil, err
 	}
-	if version, err = l.Store.Put(ctx, c); err != nil {
-		return nil, false, err
-	}
-	if err := l.Store.BumpBucket(ctx, b); err != nil {
-		return nil, false, err
-	}
-	return &Change{Conversion: c, Version: version}, true, nil
+	return &Change{Conversion: c, Version: version}, nil
 }
 
 // compute credits in over its person's touches. A conversion without a userId belongs
@@ -166,7 +152,7 @@ func (l *Ledger) compute(ctx context.Context, in conversion.Input) (conversion.C
 		touches, err = l.People.UserTouches(ctx, userID)
 	} else {
 		in.Person = conversion.AnonymousKey(in.AnonymousID)
-		touches, err = l.People.AnonymousTouches(ctx, in.AnonymousID)
+		touches, err = l.Touches.ByVisitor(ctx, in.AnonymousID)
 	}
 	if err != nil {
 		return conversion.Conversion{}, fmt.Errorf("credit conversion %s: %w", in.MessageID, err)
@@ -195,7 +181,7 @@ func (l *Ledger) Recompute(ctx context.Context, persons []string) ([]Change, err
 		if stored[i].Deleted {
 			return nil
 		}
-		ch, _, err := l.update(ctx, inputOf(stored[i].Conversion))
+		ch, err := l.update(ctx, inputOf(stored[i].Conversion), "")
 		changes[i] = ch
 		return err
 	})
@@ -216,10 +202,7 @@ func (l *Ledger) Forget(ctx context.Context, persons []string) ([]Change, error)
 	err = parallel.Each(ctx, len(stored), concurrency, func(ctx context.Context, i int) error {
 		c := stored[i].Conversion
 		changes[i] = Change{Conversion: c, Deleted: true}
-		if err := l.Store.MarkDeleted(ctx, store.BucketOf(c), c.MessageID); err != nil {
-			return err
-		}
-		return l.Store.BumpBucket(ctx, store.BucketOf(c))
+		return l.Store.MarkDeleted(ctx, store.BucketOf(c), c.MessageID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("forget conversions: %w", err)
@@ -297,7 +280,12 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 			days = append(days, d)
 		}
 	}
+	// Each hour's change is counted after its conversions were stored and before its
+	// rollup is recomputed: see store.Conversions.
 	err := parallel.Each(ctx, len(buckets), concurrency, func(ctx context.Context, i int) error {
+		if err := l.Store.BumpBucket(ctx, buckets[i]); err != nil {
+			return err
+		}
 		return l.Store.RecomputeBucket(ctx, buckets[i])
 	})
 	if err != nil {

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -24,17 +23,6 @@ import (
 func withConversions(c *config.Config) {
 	c.ConversionEvents = []string{"Signed Up", "Order Completed"}
 	c.ConversionLookbackDays = 30
-}
-
-// postBatch sends events to the webhook as one batch.
-func (e *env) postBatch(evs ...map[string]any) {
-	e.t.Helper()
-	body, err := json.Marshal(evs)
-	require.NoError(e.t, err)
-	resp, err := http.Post(e.url+"/events", "application/json", bytes.NewReader(body))
-	require.NoError(e.t, err)
-	defer resp.Body.Close()
-	require.Equal(e.t, http.StatusOK, resp.StatusCode)
 }
 
 func pageView(id, anon string, at time.Time, pageURL, referrer string) map[string]any {
@@ -102,13 +90,13 @@ const june = "event=Signed+Up&from=2026-06-01&to=2026-06-30"
 // ad: the conversion is credited again when the link arrives.
 func TestAConversionIsCreditedAgainWhenAnEarlierDeviceIsLinked(t *testing.T) {
 	e := newEnv(t, withConversions)
-	e.postBatch(
+	e.post(
 		pageView("ad", "phone", day.Add(-48*time.Hour), "https://shop.example/?gclid=abc", "https://www.google.com/"),
 		pageView("organic", "laptop", day.Add(-time.Hour), "https://shop.example/pricing", "https://duckduckgo.com/"),
 		identifyEvent("id-laptop", "ann", "laptop", day.Add(-30*time.Minute)),
 	)
 	e.settle()
-	e.postBatch(trackEvent("signup", "Signed Up", "ann", "laptop", day, map[string]any{"revenue": 49, "currency": "eur"}))
+	e.post(trackEvent("signup", "Signed Up", "ann", "laptop", day, map[string]any{"revenue": 49, "currency": "eur"}))
 	e.settle()
 
 	cs := e.conversions("ann")
@@ -120,7 +108,7 @@ func TestAConversionIsCreditedAgainWhenAnEarlierDeviceIsLinked(t *testing.T) {
 	assert.Equal(t, 1.0, row.Conversions)
 	assert.Equal(t, 49.0, row.Revenue["EUR"])
 
-	e.postBatch(identifyEvent("id-phone", "ann", "phone", day.Add(time.Hour)))
+	e.post(identifyEvent("id-phone", "ann", "phone", day.Add(time.Hour)))
 	e.settle()
 
 	cs = e.conversions("ann")
@@ -138,7 +126,7 @@ func TestAConversionIsCreditedAgainWhenAnEarlierDeviceIsLinked(t *testing.T) {
 
 func TestReportsSumTheConversionsCredits(t *testing.T) {
 	e := newEnv(t, withConversions)
-	e.postBatch(
+	e.post(
 		// bob: an old touch outside the 30-day lookback, then a newsletter and a search.
 		pageView("b-old", "bob-1", day.Add(-40*24*time.Hour), "https://shop.example/?utm_source=linkedin&utm_medium=paid_social", ""),
 		pageView("b-mail", "bob-1", day.Add(-10*24*time.Hour), "https://shop.example/?utm_source=newsletter&utm_medium=email&utm_campaign=june", ""),
@@ -149,7 +137,7 @@ func TestReportsSumTheConversionsCredits(t *testing.T) {
 		identifyEvent("c-id", "cat", "cat-1", day.Add(-35*24*time.Hour)),
 	)
 	e.settle()
-	e.postBatch(
+	e.post(
 		trackEvent("bob-order", "Signed Up", "bob", "bob-1", day, map[string]any{"value": "100.50", "currency": "USD"}),
 		trackEvent("cat-order", "Signed Up", "", "cat-1", day.Add(time.Hour), map[string]any{"revenue": 30, "currency": "EUR"}),
 		trackEvent("dan-order", "Signed Up", "dan", "", day.Add(2*time.Hour), map[string]any{"revenue": "lots"}),
@@ -262,7 +250,7 @@ func (e *env) republish(fields map[string]any) {
 
 func TestReportCSVAndOptions(t *testing.T) {
 	e := newEnv(t, withConversions)
-	e.postBatch(
+	e.post(
 		pageView("p", "eve-1", day.Add(-time.Hour), "https://shop.example/", "https://www.google.com/"),
 		trackEvent("o1", "Signed Up", "", "eve-1", day, map[string]any{"revenue": 10, "currency": "USD"}),
 		trackEvent("o2", "Signed Up", "", "eve-2", day, map[string]any{"revenue": 20, "currency": "EUR"}),
@@ -336,12 +324,12 @@ func TestCreditsAreWrittenBackOncePerChange(t *testing.T) {
 		c.Realtime = false // only the write-back goes to Segment
 		c.ConversionCreditsEvent = "Conversion Credited"
 	})
-	e.postBatch(
+	e.post(
 		pageView("w1", "fay-1", day.Add(-2*time.Hour), "https://shop.example/?utm_source=newsletter&utm_medium=email", ""),
 		identifyEvent("w-id", "fay", "fay-1", day.Add(-time.Hour)),
 	)
 	e.settle()
-	e.postBatch(trackEvent("w-order", "Order Completed", "fay", "fay-1", day, map[string]any{"revenue": 80, "currency": "USD"}))
+	e.post(trackEvent("w-order", "Order Completed", "fay", "fay-1", day, map[string]any{"revenue": 80, "currency": "USD"}))
 	e.settle()
 	credits := func() []segmenttest.Message {
 		var out []segmenttest.Message
@@ -367,7 +355,7 @@ func TestCreditsAreWrittenBackOncePerChange(t *testing.T) {
 	e.republish(trackEvent("w-order", "Order Completed", "fay", "fay-1", day, map[string]any{"revenue": 80, "currency": "USD"}))
 	e.settle()
 	require.Len(t, credits(), 1)
-	e.postBatch(pageView("w0", "fay-1", day.Add(-5*time.Hour), "https://shop.example/", "https://www.google.com/"))
+	e.post(pageView("w0", "fay-1", day.Add(-5*time.Hour), "https://shop.example/", "https://www.google.com/"))
 	e.settle()
 	sent = credits()
 	require.Len(t, sent, 3)

@@ -119,25 +119,43 @@ func (s *Conversions) Get(ctx context.Context, b Bucket, messageID string) (Stor
 	return st, err == nil, err
 }
 
-// Put stores c as pending: its rollups are to be recomputed. It returns the version.
-func (s *Conversions) Put(ctx context.Context, c conversion.Conversion) (string, error) {
+// Put stores c as pending (its rollups are to be recomputed) unless the same version is
+// stored and settled already, or the conversion is being erased: wrote says whether it
+// stored it. A pending conversion of the same version is stored again, so a redelivery
+// after a failure settles it.
+func (s *Conversions) Put(ctx context.Context, c conversion.Conversion) (version string, wrote bool, err error) {
 	version, raw, err := Version(c)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	data, err := conversion.Encode(json.RawMessage(raw))
 	if err != nil {
-		return "", fmt.Errorf("encode conversion %s: %w", c.MessageID, err)
+		return "", false, fmt.Errorf("encode conversion %s: %w", c.MessageID, err)
 	}
 	item := conversionKey(BucketOf(c), c.MessageID)
 	item[AttrPerson] = &types.AttributeValueMemberS{Value: c.Person}
 	item[AttrData] = &types.AttributeValueMemberB{Value: data}
 	item[AttrVersion] = &types.AttributeValueMemberS{Value: version}
 	item[AttrPending] = &types.AttributeValueMemberBOOL{Value: true}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
-		return "", fmt.Errorf("put conversion %s: %w", c.MessageID, err)
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.table),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR (attribute_not_exists(#d) AND (#v <> :v OR #p = :t))"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": AttrPK, "#d": AttrDeleted, "#v": AttrVersion, "#p": AttrPending,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":v": &types.AttributeValueMemberS{Value: version},
+			":t": &types.AttributeValueMemberBOOL{Value: true},
+		},
+	})
+	if isConditionFailed(err) {
+		return version, false, nil
 	}
-	return version, nil
+	if err != nil {
+		return "", false, fmt.Errorf("put conversion %s: %w", c.MessageID, err)
+	}
+	return version, true, nil
 }
 
 // MarkDeleted flags a stored conversion for erasure: rollups leave it out from now on,
@@ -333,18 +351,7 @@ func (s *Conversions) RecomputeDay(ctx context.Context, event, day string) error
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: Bucket{Event: event, Day: day}.headPK()}},
 		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) error {
-		data, ok := item[AttrData].(*types.AttributeValueMemberB)
-		if !ok {
-			return nil // a counter whose rollup is not written yet: nothing to add
-		}
-		var hour conversion.Rollup
-		if err := conversion.Decode(data.Value, &hour); err != nil {
-			return err
-		}
-		r.Merge(&hour)
-		return nil
-	})
+	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item) })
 	if err != nil {
 		return fmt.Errorf("recompute rollups of %s %s: %w", event, day, err)
 	}
@@ -406,22 +413,26 @@ func (s *Conversions) Rollup(ctx context.Context, event, dimension, from, to str
 			":from": &types.AttributeValueMemberS{Value: from},
 			":to":   &types.AttributeValueMemberS{Value: to},
 		},
-	}, func(item map[string]types.AttributeValue) error {
-		data, ok := item[AttrData].(*types.AttributeValueMemberB)
-		if !ok {
-			return nil
-		}
-		var day conversion.Rollup
-		if err := conversion.Decode(data.Value, &day); err != nil {
-			return err
-		}
-		r.Merge(&day)
-		return nil
-	})
+	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item) })
 	if err != nil {
 		return nil, fmt.Errorf("read %s rollups of %s from %s to %s: %w", dimension, event, from, to, err)
 	}
 	return &r, nil
+}
+
+// mergeRollup adds the rollup stored in item to r; an item without one (a counter whose
+// rollup is not written yet) adds nothing.
+func mergeRollup(r *conversion.Rollup, item map[string]types.AttributeValue) error {
+	data, ok := item[AttrData].(*types.AttributeValueMemberB)
+	if !ok {
+		return nil
+	}
+	var stored conversion.Rollup
+	if err := conversion.Decode(data.Value, &stored); err != nil {
+		return err
+	}
+	r.Merge(&stored)
+	return nil
 }
 
 func (s *Conversions) getItem(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {

@@ -39,8 +39,9 @@ func TestRollupsFollowConversionsAndNeverGoBack(t *testing.T) {
 
 	c1, c2 := conv("c1", 10), conv("c2", 5)
 	for _, c := range []conversion.Conversion{c1, c2} {
-		_, err := s.Put(ctx, c)
+		_, wrote, err := s.Put(ctx, c)
 		require.NoError(t, err)
+		require.True(t, wrote)
 		settle(c)
 	}
 	assert.Equal(t, conversion.Amount{Conversions: 2, Revenue: map[string]float64{"USD": 15}}, total())
@@ -59,6 +60,12 @@ func TestRollupsFollowConversionsAndNeverGoBack(t *testing.T) {
 	stored, _, err = s.Get(ctx, store.BucketOf(c1), "c1")
 	require.NoError(t, err)
 	assert.False(t, stored.Pending)
+	_, wrote, err := s.Put(ctx, c1)
+	require.NoError(t, err)
+	assert.False(t, wrote, "the same version, settled: nothing to store")
+	_, wrote, err = s.Put(ctx, c2)
+	require.NoError(t, err)
+	assert.True(t, wrote, "the same version, still pending: stored again to be settled")
 
 	// Erasure: marked deleted, left out of the rollups, then deleted.
 	require.NoError(t, s.MarkDeleted(ctx, store.BucketOf(c1), "c1"))
