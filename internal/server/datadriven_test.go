@@ -22,7 +22,7 @@ import (
 func TestDataDrivenModelsInReports(t *testing.T) {
 	l := launch(t, t.TempDir(), withConversions)
 	e := &env{t: t, url: l.url, stack: l.stack}
-	e.postBatch(
+	e.post(
 		// ann: a search, then a newsletter, then she signs up.
 		pageView("a-search", "ann-1", day.Add(-48*time.Hour), "https://shop.example/docs", "https://www.google.com/"),
 		pageView("a-mail", "ann-1", day.Add(-24*time.Hour), "https://shop.example/?utm_source=newsletter&utm_medium=email", ""),
@@ -32,7 +32,7 @@ func TestDataDrivenModelsInReports(t *testing.T) {
 		pageView("c-mail", "cat-1", day.Add(-24*time.Hour), "https://shop.example/?utm_source=newsletter&utm_medium=email", ""),
 	)
 	e.settle()
-	e.postBatch(trackEvent("a-signup", "Signed Up", "ann", "ann-1", day, map[string]any{"revenue": 90, "currency": "USD"}))
+	e.post(trackEvent("a-signup", "Signed Up", "ann", "ann-1", day, map[string]any{"revenue": 90, "currency": "USD"}))
 	e.settle()
 
 	var refused map[string]string
