@@ -19,6 +19,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/datadriven"
+	"github.com/attribution-dev/attribution/internal/precompute"
 	"github.com/attribution-dev/attribution/internal/store"
 )
 
@@ -188,9 +189,13 @@ func (r *Reporter) precomputed(ctx context.Context, q Query) (store.Precomputed,
 	if len(names) > 0 {
 		held = strings.Join(names, ", ")
 	}
-	return store.Precomputed{}, fmt.Errorf("%w: markov and shapley for %s from %s to %s are computed ahead, daily, for the last 7, 30 and 90 days "+
+	days := make([]string, len(precompute.TrailingDays))
+	for i, n := range precompute.TrailingDays {
+		days[i] = strconv.Itoa(n)
+	}
+	return store.Precomputed{}, fmt.Errorf("%w: markov and shapley for %s from %s to %s are computed ahead, daily, for the last %s days "+
 		"ending today or yesterday (held: %s); `attribution report -refresh -event %q -from %s -to %s` computes this range",
-		ErrNotPrecomputed, q.Event, q.From, q.To, held, q.Event, q.From, q.To)
+		ErrNotPrecomputed, q.Event, q.From, q.To, strings.Join(days, ", "), held, q.Event, q.From, q.To)
 }
 
 // Report builds the report q asks for.
