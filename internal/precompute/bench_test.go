@@ -72,7 +72,7 @@ func BenchmarkRefresh(b *testing.B) {
 	}
 	require.NoError(b, parallel.Each(ctx, len(touches), 32, func(ctx context.Context, i int) error { return touchesStore.Put(ctx, touches[i]) }))
 	require.NoError(b, parallel.Each(ctx, len(convs), 32, func(ctx context.Context, i int) error {
-		_, err := conversions.Put(ctx, convs[i])
+		_, _, err := conversions.Put(ctx, convs[i])
 		return err
 	}))
 
