@@ -383,3 +383,20 @@ func TestPathModelInvariants(t *testing.T) {
 		}
 	}
 }
+
+func TestPathIndex(t *testing.T) {
+	var x pathIndex
+	x.init(4)
+	abc := x.add([]int32{1, 2, 3})
+	ac := x.add([]int32{1, 3})
+	assert.Equal(t, abc, x.add([]int32{1, 2, 3}), "a path is added once")
+	assert.Equal(t, ac, x.find([]int32{1, 2, 3}, 1), "A > B > C without B")
+	assert.Equal(t, -1, x.find([]int32{1, 2, 3}, 0), "B > C was never seen")
+	assert.Equal(t, -1, x.find([]int32{1, 3, 4}, 1), "nor A > D")
+	assert.Equal(t, ac, x.find([]int32{1, 3, 4}, 2), "A > C > D without D")
+
+	// Force a collision: A > C is chained behind A > B > C under A > C's hash.
+	x.first[pathHash([]int32{1, 3}, -1)] = int32(abc)
+	x.next[abc] = int32(ac)
+	assert.Equal(t, ac, x.find([]int32{1, 3}, -1), "chained paths are told apart by their channels")
+}
