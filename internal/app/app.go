@@ -86,7 +86,8 @@ func (e Env) Tombstones() *store.Tombstones {
 func (e Env) Eraser() *erase.Eraser {
 	er := &erase.Eraser{Events: e.Events(), Touches: e.Touches(), Identities: e.Identities(), Tombstones: e.Tombstones(), Log: e.Log}
 	if len(e.Config.ConversionEvents) > 0 {
-		er.Conversions = e.Ledger(nil).Erase
+		books := e.Ledger(nil)
+		er.Conversions, er.Recredit = books.Erase, books.Refresh
 	}
 	return er
 }

@@ -104,8 +104,9 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if c.TouchRetentionDays, err = parseDays("TOUCH_RETENTION_DAYS", get("TOUCH_RETENTION_DAYS", "")); err != nil {
 		return Config{}, err
 	}
-	if c.ConversionLookbackDays, err = parseDays("CONVERSION_LOOKBACK_DAYS", get("CONVERSION_LOOKBACK_DAYS", strconv.Itoa(DefaultLookbackDays))); err != nil {
-		return Config{}, err
+	lookback := get("CONVERSION_LOOKBACK_DAYS", strconv.Itoa(DefaultLookbackDays))
+	if c.ConversionLookbackDays, err = strconv.Atoi(lookback); err != nil || c.ConversionLookbackDays < 1 {
+		return Config{}, fmt.Errorf("CONVERSION_LOOKBACK_DAYS: %q is not a positive number of days", lookback)
 	}
 	if c.ReportLocation, err = time.LoadLocation(c.ReportTimezone); err != nil {
 		return Config{}, fmt.Errorf("REPORT_TIMEZONE: %q is not an IANA time zone name (e.g. UTC, Europe/Paris): %w", c.ReportTimezone, err)

@@ -39,6 +39,10 @@ type Eraser struct {
 	// and their part of every report, returning how many it removed
 	// (ledger.Ledger.Erase).
 	Conversions func(ctx context.Context, persons []string) (int, error)
+	// Recredit, when set, credits again the conversions of persons who keep something
+	// the erased person shared (a device): the erased touches leave their conversions
+	// (ledger.Ledger.Refresh).
+	Recredit func(ctx context.Context, persons []string) error
 }
 
 // maxAliasRounds bounds how far a chain of aliases (a previousId that itself had
@@ -117,7 +121,11 @@ func (e *Eraser) User(ctx context.Context, userID string) (Result, error) {
 	for _, a := range p.anons {
 		persons = append(persons, conversion.AnonymousKey(a))
 	}
-	if res.Removed, err = e.remove(ctx, persons, eventSources, touchVisitors, touchUsers, p.links); err != nil {
+	var kept []string
+	for _, a := range p.shared {
+		kept = append(kept, conversion.AnonymousKey(a))
+	}
+	if res.Removed, err = e.remove(ctx, persons, kept, eventSources, touchVisitors, touchUsers, p.links); err != nil {
 		return Result{}, fmt.Errorf("erase user %s: %w", hash, err)
 	}
 	res.AnonymousIDs = nonNil(without(append(slices.Clone(p.users[1:]), p.anons...), userID))
@@ -265,7 +273,11 @@ func (e *Eraser) Anonymous(ctx context.Context, anonymousID string) (Result, err
 		}
 		links = append(links, own...)
 	}
-	res.Removed, err = e.remove(ctx, persons, sources, visitors, touchUsers, links)
+	var kept []string
+	for _, u := range res.UserIDs {
+		kept = append(kept, conversion.UserKey(u))
+	}
+	res.Removed, err = e.remove(ctx, persons, kept, sources, visitors, touchUsers, links)
 	if err != nil {
 		return Result{}, fmt.Errorf("erase anonymous id %s: %w", hash, err)
 	}
@@ -275,9 +287,10 @@ func (e *Eraser) Anonymous(ctx context.Context, anonymousID string) (Result, err
 	return res, nil
 }
 
-// remove deletes conversions, events, then touches, then identity links: the links
-// last, since they are how a retry finds the rest.
-func (e *Eraser) remove(ctx context.Context, persons []string, sources []store.EventSource, visitors, touchUsers []string, links []store.LinkRef) (Removed, error) {
+// remove deletes the conversions of persons, events, then touches, then credits the
+// conversions of the kept persons again without those touches, then deletes identity
+// links: the links last, since they are how a retry finds the rest.
+func (e *Eraser) remove(ctx context.Context, persons, kept []string, sources []store.EventSource, visitors, touchUsers []string, links []store.LinkRef) (Removed, error) {
 	var n Removed
 	if e.Conversions != nil {
 		var err error
@@ -315,6 +328,11 @@ func (e *Eraser) remove(ctx context.Context, persons []string, sources []store.E
 	}
 	if n.Touches, err = e.Touches.Delete(ctx, touches); err != nil {
 		return n, err
+	}
+	if e.Recredit != nil && len(kept) > 0 {
+		if err := e.Recredit(ctx, kept); err != nil {
+			return n, err
+		}
 	}
 	if n.Identities, err = e.Identities.Delete(ctx, links); err != nil {
 		return n, err

@@ -33,13 +33,13 @@ func journeys() []map[string]any {
 		anon, user := fmt.Sprintf("anon-%d", p), fmt.Sprintf("user-%d", p)
 		for v := range 3 {
 			evs = append(evs, map[string]any{"type": "page", "messageId": fmt.Sprintf("pv-%d-%d", p, v), "anonymousId": anon,
-				"timestamp": at.Add(time.Duration(p*5+v*30) * time.Hour).Format(time.RFC3339),
+				"timestamp":  at.Add(time.Duration(p*5+v*30) * time.Hour).Format(time.RFC3339),
 				"properties": map[string]any{"url": fmt.Sprintf("https://shop.example/p%d?utm_campaign=c%d", v, p%3), "referrer": refs[(p+v)%len(refs)]}})
 		}
 		evs = append(evs, map[string]any{"type": "identify", "messageId": "id-" + anon, "anonymousId": anon, "userId": user,
 			"timestamp": at.Add(time.Duration(p*5+100) * time.Hour).Format(time.RFC3339)})
 		evs = append(evs, map[string]any{"type": "track", "event": "Order Completed", "messageId": "order-" + anon, "userId": user,
-			"timestamp": at.Add(time.Duration(p*5+101) * time.Hour).Format(time.RFC3339),
+			"timestamp":  at.Add(time.Duration(p*5+101) * time.Hour).Format(time.RFC3339),
 			"properties": map[string]any{"revenue": 10 * (p + 1), "currency": []string{"USD", "EUR"}[p%2]}})
 	}
 	return evs

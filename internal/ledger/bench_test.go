@@ -184,6 +184,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "conversions/s")
 			b.ReportMetric(float64(requests)/float64(n*b.N), "requests/conversion")
+			b.ReportMetric(ceiling(b, dbtest.Client(b)), "ceiling_requests/s")
 		})
 	}
 }
@@ -194,6 +195,27 @@ func checkTotals(b *testing.B, db *dynamodb.Client, tables store.Tables, n int) 
 	r, err := store.NewConversions(db, tables.Conversions).Rollup(context.Background(), benchEvent, "channel", "2024-12-01", "2026-01-31")
 	require.NoError(b, err)
 	require.Equal(b, float64(n), r.Total.Conversions)
+}
+
+// ceiling is how many small GetItem requests per second dynalite answers, right now, to
+// a bare loop with the stream's concurrency: what bounds the stream on this machine.
+func ceiling(b *testing.B, db *dynamodb.Client) float64 {
+	b.Helper()
+	tables := dbtest.Tables(b, db)
+	defer dbtest.Drop(db, tables)
+	s := store.NewConversions(db, tables.Conversions)
+	ctx := context.Background()
+	const workers, perWorker = 32, 100
+	start := time.Now()
+	require.NoError(b, parallel.Each(ctx, workers, workers, func(ctx context.Context, w int) error {
+		for i := range perWorker {
+			if _, _, err := s.Get(ctx, store.Bucket{Event: benchEvent, Day: "2025-01-01", Hour: "00"}, fmt.Sprint(w, "-", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	return workers * perWorker / time.Since(start).Seconds()
 }
 
 // counting is db with every request counted in calls.

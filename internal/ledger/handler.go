@@ -9,6 +9,7 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/stream"
 )
 
@@ -26,19 +27,34 @@ type Handler struct {
 
 // Handle processes a batch of stream records, reporting partial batch failures. A
 // record whose conversion's settling fails is failed, with everything after it.
+//
+// The records are credited concurrently: each conversion is its own item, so their
+// order does not matter, and waiting on one person's reads at a time would leave
+// DynamoDB idle. Results are then reported in record order, as the stream expects; a
+// record after a failed one was stored too, which its redelivery repeats harmlessly.
 func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	erased := h.Erased.ForBatch(ctx, batch)
-	var changes Changes
+	results := make([]*Change, len(batch.Records))
+	errs := make([]error, len(batch.Records))
+	_ = parallel.Each(ctx, len(batch.Records), concurrency, func(ctx context.Context, i int) error {
+		results[i], errs[i] = h.record(ctx, batch.Records[i], erased)
+		return nil // reported per record below
+	})
+	index := make(map[string]int, len(batch.Records))
+	for i, rec := range batch.Records {
+		index[rec.Change.SequenceNumber] = i
+	}
+	var changes []Change
 	keyed := func(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
-		ch, err := h.record(ctx, rec, erased)
-		if err != nil || ch == nil {
-			return nil, err
+		i := index[rec.Change.SequenceNumber]
+		if errs[i] != nil || results[i] == nil {
+			return nil, errs[i]
 		}
-		changes.Add(*ch)
-		return []string{ch.Conversion.MessageID}, nil
+		changes = append(changes, *results[i])
+		return []string{results[i].Conversion.MessageID}, nil
 	}
 	settle := func(ctx context.Context, keys []string) map[string]error {
-		return failAll(keys, h.Ledger.Settle(ctx, changes.List()))
+		return failAll(keys, h.Ledger.Settle(ctx, changes))
 	}
 	return stream.ProcessBatchThen(ctx, h.Log, batch, keyed, settle), nil
 }
@@ -58,12 +74,12 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, er
 	if skip, err := erased.Skip(ctx, h.Log, ev); skip || err != nil {
 		return nil, err
 	}
-	return h.Ledger.Record(ctx, Input(ctx, h.Log, ev))
+	return h.Ledger.Record(ctx, input(ctx, h.Log, ev))
 }
 
-// Input is what conversion event ev says. A value that cannot be counted is counted as
+// input is what conversion event ev says. A value that cannot be counted is counted as
 // 0, and log says why.
-func Input(ctx context.Context, log *slog.Logger, ev event.Event) conversion.Input {
+func input(ctx context.Context, log *slog.Logger, ev event.Event) conversion.Input {
 	value, currency, problem := conversion.Value(ev.Raw)
 	if problem != "" {
 		log.WarnContext(ctx, "conversion value counted as 0", "message_id", ev.MessageID, "event", ev.Name, "reason", problem)
@@ -77,11 +93,17 @@ func Input(ctx context.Context, log *slog.Logger, ev event.Event) conversion.Inp
 // FollowUp recomputes and settles the conversions of persons (conversion.PersonKey)
 // whose touches or links a batch changed: the touch and link consumers' follow-up.
 func (l *Ledger) FollowUp(ctx context.Context, persons []string) map[string]error {
+	return failAll(persons, l.Refresh(ctx, persons))
+}
+
+// Refresh recomputes and settles the conversions of persons whose touches or links
+// changed.
+func (l *Ledger) Refresh(ctx context.Context, persons []string) error {
 	changes, err := l.Recompute(ctx, persons)
-	if err == nil {
-		err = l.Settle(ctx, changes)
+	if err != nil {
+		return err
 	}
-	return failAll(persons, err)
+	return l.Settle(ctx, changes)
 }
 
 func failAll(keys []string, err error) map[string]error {

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/conversion"
@@ -59,11 +58,11 @@ type Links interface {
 type Sender = trigger.Sender
 
 var (
-	_ Store  = (*store.Conversions)(nil)
+	_ Store   = (*store.Conversions)(nil)
 	_ People  = (*people.Resolver)(nil)
 	_ Touches = (*store.Touches)(nil)
-	_ Links  = (*store.Identities)(nil)
-	_ Sender = (*segment.Client)(nil)
+	_ Links   = (*store.Identities)(nil)
+	_ Sender  = (*segment.Client)(nil)
 )
 
 // concurrency bounds the conversions, hours and days worked on at once.
@@ -353,24 +352,4 @@ func compact(changes []*Change) []Change {
 		}
 	}
 	return out
-}
-
-// Changes collects the changes of one stream batch for one Settle; safe for concurrent use.
-type Changes struct {
-	mu   sync.Mutex
-	list []Change
-}
-
-// Add appends changes.
-func (c *Changes) Add(changes ...Change) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.list = append(c.list, changes...)
-}
-
-// List is what was added.
-func (c *Changes) List() []Change {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.list)
 }

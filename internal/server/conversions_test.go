@@ -365,3 +365,32 @@ func TestCreditsAreWrittenBackOncePerChange(t *testing.T) {
 		assert.Equal(t, 0.5, m.Properties["credit_linear"])
 	}
 }
+
+// A device two people share stays the other's when one is erased, but the erased
+// person's touches on it leave the other's conversions.
+func TestErasingOneUserOfASharedDeviceRecreditsTheOther(t *testing.T) {
+	e := newEnv(t, withConversions)
+	ann := pageView("s-ann", "family-pc", day.Add(-3*time.Hour), "https://shop.example/?utm_source=newsletter&utm_medium=email", "")
+	ann["userId"] = "ann"
+	e.post(
+		ann,
+		pageView("s-anon", "family-pc", day.Add(-2*time.Hour), "https://shop.example/", "https://www.google.com/"),
+		identifyEvent("s-id-ann", "ann", "family-pc", day.Add(-4*time.Hour)),
+		identifyEvent("s-id-bob", "bob", "family-pc", day.Add(-90*time.Minute)),
+	)
+	e.settle()
+	e.post(trackEvent("s-order", "Signed Up", "bob", "family-pc", day, map[string]any{"revenue": 10}))
+	e.settle()
+	cs := e.conversions("bob")
+	require.Len(t, cs, 1)
+	require.Len(t, cs[0].Touches, 2, "the shared device's touches, ann's included")
+
+	status, _ := call(t, http.MethodDelete, e.url+"/api/user/ann", "")
+	require.Equal(t, http.StatusOK, status)
+	cs = e.conversions("bob")
+	require.Len(t, cs, 1)
+	require.Len(t, cs[0].Touches, 1, "ann's touch left bob's conversion")
+	assert.Equal(t, "s-anon", cs[0].Touches[0].MessageID)
+	_, ok := rowOf(e.report(june+"&model=linear"), "Email")
+	assert.False(t, ok, "nor is it in the report")
+}
