@@ -76,35 +76,46 @@ type codedPath struct {
 // NewPathSet validates paths (see ReadPaths for what a valid path is) and prepares them.
 // The paths are not modified or retained.
 func NewPathSet(paths []Path) (*PathSet, error) {
-	ids := make(map[string]int32)
 	touches := 0
 	for i := range paths {
 		if err := paths[i].validate(); err != nil {
 			return nil, fmt.Errorf("path set: path %d (%s): %w", i+1, paths[i].String(), err)
 		}
 		touches += len(paths[i].Channels)
-		for _, c := range paths[i].Channels {
-			ids[c] = 0
-		}
 	}
-	s := &PathSet{channels: make([]string, 0, len(ids))}
-	for c := range ids {
-		s.channels = append(s.channels, c)
-	}
-	slices.Sort(s.channels)
-	for i, c := range s.channels {
-		ids[c] = int32(i)
-	}
-
+	// Channels get ids in first-seen order with one map lookup per touch, then are
+	// renumbered in name order, which is what makes the ids' order the names' order.
+	ids := make(map[string]int32)
+	var names []string
 	coded := make([]codedPath, len(paths))
 	backing := make([]int32, 0, touches)
 	for i := range paths {
 		p := &paths[i]
 		start := len(backing)
 		for _, c := range p.Channels {
-			backing = append(backing, ids[c])
+			id, ok := ids[c]
+			if !ok {
+				id = int32(len(names))
+				ids[c] = id
+				names = append(names, c)
+			}
+			backing = append(backing, id)
 		}
 		coded[i] = codedPath{ch: backing[start:len(backing):len(backing)], conversions: p.Conversions, value: p.Value, nulls: p.Nulls}
+	}
+	order := make([]int32, len(names))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(names[a], names[b]) })
+	rank := make([]int32, len(names))
+	s := &PathSet{channels: make([]string, len(names))}
+	for r, old := range order {
+		rank[old] = int32(r)
+		s.channels[r] = names[old]
+	}
+	for i, id := range backing {
+		backing[i] = rank[id]
 	}
 	slices.SortFunc(coded, func(a, b codedPath) int {
 		if c := slices.Compare(a.ch, b.ch); c != 0 {
