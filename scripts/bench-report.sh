@@ -17,5 +17,5 @@ END {
   printf "  year report, model=all, warm : %8.0f ms      (target < 1000 ms: %s)\n", report, (report < 1000 ? "met" : "NOT met")
   printf "  stream, live conversions     : %8.0f conv/s  (%.1f DynamoDB requests each; target >= 300/s: %s)\n", live, liveReq, (live >= 300 ? "met" : "NOT met")
   printf "  stream, spread over a year   : %8.0f conv/s  (%.1f DynamoDB requests each)\n", spread, spreadReq
-  printf "  dynalite, bare GetItem loop  : %8.0f requests/s now, so at most %.0f conv/s at %.1f requests each\n", ceil, ceil / liveReq, liveReq
+  printf "  dynalite, bare request loop  : %8.0f requests/s now, so at most %.0f conv/s at %.1f requests each\n", ceil, ceil / liveReq, liveReq
 }' <<<"$out"

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,24 +14,18 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/attribution-dev/attribution/internal/attribution"
+	attr "github.com/attribution-dev/attribution/internal/attribution"
 )
 
 func runModel(_ context.Context, args []string) error {
-	fs := flag.NewFlagSet("model", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: attribution model -paths FILE [-format table|json]   (FILE - is stdin)\n\n"+
-			"Reads paths in the ChannelAttribution format, a header line then\n"+
+	fs := newFlags("model", "model -paths FILE [-format table|json]   (FILE - is stdin)",
+		"Reads paths in the ChannelAttribution format, a header line then\n"+
 			"  path;total_conversions;total_conversion_value;total_null\n"+
 			"with the channels joined by \" > \", and prints per channel the credited conversions and value\n"+
-			"under first, last, linear (per touch), markov (exact removal effects) and shapley (fractribution).\n\n")
-		fs.PrintDefaults()
-	}
+			"under first, last, linear (per touch), markov (exact removal effects) and shapley (fractribution).")
 	pathsFile := fs.String("paths", "", "path file (- for stdin)")
 	format := fs.String("format", "table", "table or json")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -89,11 +82,11 @@ type pathCredit struct {
 
 // modelReport reads a path file from r and writes every path model's credits to w.
 func modelReport(r io.Reader, w io.Writer, format string) error {
-	paths, err := attribution.ReadPaths(r)
+	paths, err := attr.ReadPaths(r)
 	if err != nil {
 		return err
 	}
-	set, err := attribution.NewPathSet(paths)
+	set, err := attr.NewPathSet(paths)
 	if err != nil {
 		return err
 	}
@@ -102,9 +95,9 @@ func modelReport(r io.Reader, w io.Writer, format string) error {
 	rep.Totals.Conversions, rep.Totals.Value, rep.Totals.Nulls = set.Totals()
 	for i, ch := range set.Channels() {
 		rep.Channels = append(rep.Channels, pathModelReportLine{Channel: ch, RemovalEffect: chain.RemovalEffects[i],
-			Models: make(map[string]pathCredit, len(attribution.PathModels()))})
+			Models: make(map[string]pathCredit, len(attr.PathModels()))})
 	}
-	for _, m := range attribution.PathModels() {
+	for _, m := range attr.PathModels() {
 		credits, err := set.Credits(m)
 		if err != nil {
 			return err
@@ -115,7 +108,7 @@ func modelReport(r io.Reader, w io.Writer, format string) error {
 	}
 	// Biggest first by the data-driven verdict; ties by name keep the order stable.
 	slices.SortStableFunc(rep.Channels, func(a, b pathModelReportLine) int {
-		return cmp.Or(cmp.Compare(b.Models[string(attribution.ModelMarkov)].Conversions, a.Models[string(attribution.ModelMarkov)].Conversions),
+		return cmp.Or(cmp.Compare(b.Models[string(attr.ModelMarkov)].Conversions, a.Models[string(attr.ModelMarkov)].Conversions),
 			cmp.Compare(a.Channel, b.Channel))
 	})
 	if format == "json" {
@@ -140,25 +133,25 @@ func writeModelTable(w io.Writer, rep pathModelReport) error {
 	}
 	cell := func(s string) string { return fmt.Sprintf("%-*s\t", width, strings.ReplaceAll(s, "\t", " ")) }
 	fmt.Fprint(tw, cell("channel"))
-	for _, m := range attribution.PathModels() {
+	for _, m := range attr.PathModels() {
 		fmt.Fprintf(tw, "%s\t\t", m)
 	}
 	fmt.Fprint(tw, "markov\t\n"+cell(""))
-	for range attribution.PathModels() {
+	for range attr.PathModels() {
 		fmt.Fprint(tw, "conversions\tvalue\t")
 	}
 	fmt.Fprint(tw, "removal effect\t\n")
 	for _, line := range rep.Channels {
 		// A tab in a channel name would start a new column.
 		fmt.Fprint(tw, cell(line.Channel))
-		for _, m := range attribution.PathModels() {
+		for _, m := range attr.PathModels() {
 			c := line.Models[string(m)]
 			fmt.Fprintf(tw, "%s\t%s\t", num(c.Conversions), num(c.Value))
 		}
 		fmt.Fprintf(tw, "%s\t\n", strconv.FormatFloat(line.RemovalEffect, 'f', 4, 64))
 	}
 	fmt.Fprint(tw, cell("(total)"))
-	for range attribution.PathModels() {
+	for range attr.PathModels() {
 		fmt.Fprintf(tw, "%s\t%s\t", num(rep.Totals.Conversions), num(rep.Totals.Value))
 	}
 	fmt.Fprint(tw, "\t\n")

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/attribution-dev/attribution/internal/attribution"
+	attr "github.com/attribution-dev/attribution/internal/attribution"
 )
 
 const knownPaths = "path;total_conversions;total_conversion_value;total_null\n" +
@@ -49,18 +49,18 @@ func TestModelReportJSON(t *testing.T) {
 	got := map[string]pathModelReportLine{}
 	for _, l := range rep.Channels {
 		got[l.Channel] = l
-		assert.Len(t, l.Models, len(attribution.PathModels()), l.Channel)
+		assert.Len(t, l.Models, len(attr.PathModels()), l.Channel)
 	}
-	assert.InDelta(t, 200, got["C1"].Models[string(attribution.ModelMarkov)].Value, 1e-9)
-	assert.InDelta(t, 400, got["C2"].Models[string(attribution.ModelMarkov)].Value, 1e-9)
+	assert.InDelta(t, 200, got["C1"].Models[string(attr.ModelMarkov)].Value, 1e-9)
+	assert.InDelta(t, 400, got["C2"].Models[string(attr.ModelMarkov)].Value, 1e-9)
 	assert.InDelta(t, 0.5, got["C1"].RemovalEffect, 1e-12)
-	assert.Equal(t, pathCredit{Conversions: 1, Value: 1000}, got["C1"].Models[string(attribution.ModelFirst)])
-	assert.Equal(t, pathCredit{Conversions: 1, Value: 1000}, got["C3"].Models[string(attribution.ModelLast)])
+	assert.Equal(t, pathCredit{Conversions: 1, Value: 1000}, got["C1"].Models[string(attr.ModelFirst)])
+	assert.Equal(t, pathCredit{Conversions: 1, Value: 1000}, got["C3"].Models[string(attr.ModelLast)])
 }
 
 func TestModelReportMalformedLine(t *testing.T) {
 	err := modelReport(strings.NewReader(knownPaths+"C1 > C2;one;0;0\n"), io.Discard, "table")
-	require.ErrorIs(t, err, attribution.ErrMalformedPath)
+	require.ErrorIs(t, err, attr.ErrMalformedPath)
 	assert.Contains(t, err.Error(), "line 5:")
 }
 
@@ -73,7 +73,7 @@ func pathFile(n int) []byte {
 		channels[i] = fmt.Sprintf("Channel %02d", i)
 	}
 	var b bytes.Buffer
-	b.WriteString(attribution.PathHeader + "\n")
+	b.WriteString(attr.PathHeader + "\n")
 	for range n {
 		k := 1 + r.IntN(8)
 		for j := range k {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -16,7 +15,9 @@ import (
 
 // runReport prints a report from the tables, as GET /api/report answers it.
 func runReport(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs := newFlags("report", "report [-event E] [-from D] [-to D] [-model M|all] [-by B] [-format table|csv|json] [-refresh]",
+		"Prints a conversions report from the tables, as GET /api/report answers it: credited\n"+
+			"conversions, share and revenue per row of the dimension, under one model or all side by side.")
 	event := fs.String("event", "", "conversion event (default: the first of CONVERSION_EVENTS)")
 	from := fs.String("from", "", "first day, YYYY-MM-DD in REPORT_TIMEZONE (default: 29 days before -to)")
 	to := fs.String("to", "", "last day, YYYY-MM-DD (default: today)")

@@ -46,7 +46,7 @@ type Conversion struct {
 	Currency    string  `json:"currency"`
 	UserID      string  `json:"userId,omitempty"`
 	AnonymousID string  `json:"anonymousId,omitempty"`
-	// Person is whose touches were credited (PersonKey).
+	// Person is whose touches were credited (UserKey or AnonymousKey).
 	Person string `json:"person"`
 	// Touches are the touches in the window, oldest first, each with its credits.
 	Touches []Touch `json:"touches"`
@@ -82,15 +82,9 @@ type Input struct {
 	Person      string
 }
 
-// PersonKey names whose touches a conversion is credited over: a user (over every linked
-// id) or an anonymous visitor alone. The prefixes keep a userId and an anonymousId of the
-// same text apart.
-func PersonKey(userID, anonymousID string) string {
-	if userID != "" {
-		return UserKey(userID)
-	}
-	return AnonymousKey(anonymousID)
-}
+// A person key names whose touches a conversion is credited over: a user (over every
+// linked id, UserKey) or an anonymous visitor alone (AnonymousKey). The prefixes keep a
+// userId and an anonymousId of the same text apart.
 
 // UserKey is the person key of a user.
 func UserKey(userID string) string { return "user:" + userID }
@@ -184,7 +178,7 @@ func Labels(t attribution.Touch) []string {
 		or(src) + " / " + or(medium),
 		or(string(d.Referrer.Type)),
 		or(attribution.ReferrerName(d.Referrer)),
-		or(LandingPage(t.URL)),
+		or(landingPage(t.URL)),
 	}
 }
 
@@ -208,9 +202,9 @@ func impliedMedium(t source.Type) string {
 	return ""
 }
 
-// LandingPage is a URL's host and path, without scheme, query or fragment ("" when the
+// landingPage is a URL's host and path, without scheme, query or fragment ("" when the
 // URL has no host).
-func LandingPage(raw string) string {
+func landingPage(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return ""

@@ -35,7 +35,7 @@ type Eraser struct {
 	Identities *store.Identities
 	Tombstones *store.Tombstones
 	Log        *slog.Logger
-	// Conversions, when set, forgets the conversions of persons (conversion.PersonKey)
+	// Conversions, when set, forgets the conversions of persons (conversion person keys)
 	// and their part of every report, returning how many it removed
 	// (ledger.Ledger.Erase).
 	Conversions func(ctx context.Context, persons []string) (int, error)

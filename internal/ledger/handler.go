@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/attribution-dev/attribution/internal/conversion"
+	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/stream"
 )
 
@@ -22,7 +22,7 @@ type Handler struct {
 	Log    *slog.Logger
 	// Erased, when set, says whether an event's person was erased; their conversions
 	// are not recorded.
-	Erased stream.ErasedCheck
+	Erased erase.ErasedCheck
 }
 
 // Handle processes a batch of stream records, reporting partial batch failures. A
@@ -36,7 +36,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 	erased := h.Erased.ForBatch(ctx, batch)
 	results := make([]*Change, len(batch.Records))
 	errs := make([]error, len(batch.Records))
-	_ = parallel.Each(ctx, len(batch.Records), concurrency, func(ctx context.Context, i int) error {
+	_ = each(ctx, len(batch.Records), func(ctx context.Context, i int) error {
 		results[i], errs[i] = h.record(ctx, batch.Records[i], erased)
 		return nil // reported per record below
 	})
@@ -59,7 +59,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 	return stream.ProcessBatchThen(ctx, h.Log, batch, keyed, settle), nil
 }
 
-func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *stream.Erasures) (*Change, error) {
+func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *erase.Erasures) (*Change, error) {
 	if rec.EventName != "INSERT" {
 		return nil, nil
 	}
@@ -90,7 +90,7 @@ func input(ctx context.Context, log *slog.Logger, ev event.Event) conversion.Inp
 	}
 }
 
-// FollowUp recomputes and settles the conversions of persons (conversion.PersonKey)
+// FollowUp recomputes and settles the conversions of persons (conversion person keys)
 // whose touches or links a batch changed: the touch and link consumers' follow-up.
 func (l *Ledger) FollowUp(ctx context.Context, persons []string) map[string]error {
 	return failAll(persons, l.Refresh(ctx, persons))

@@ -20,11 +20,10 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/conversion"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
-	"github.com/attribution-dev/attribution/internal/trigger"
+	"golang.org/x/sync/errgroup"
 )
 
 // Store keeps conversions and their rollups (store.Conversions does).
@@ -55,7 +54,7 @@ type Links interface {
 }
 
 // Sender delivers messages synchronously, reporting per message (segment.Client does).
-type Sender = trigger.Sender
+type Sender = segment.Sender
 
 var (
 	_ Store   = (*store.Conversions)(nil)
@@ -67,6 +66,17 @@ var (
 
 // concurrency bounds the conversions, hours and days worked on at once.
 const concurrency = 8
+
+// each runs fn(0..n-1), at most concurrency at once; the first error cancels the rest
+// and is returned.
+func each(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	for i := range n {
+		g.Go(func() error { return fn(ctx, i) })
+	}
+	return g.Wait()
+}
 
 // Ledger credits, stores and rolls up conversions.
 type Ledger struct {
@@ -134,25 +144,26 @@ func (l *Ledger) update(ctx context.Context, in conversion.Input, written string
 // to the first user (by userId) its anonymous id is linked to, once linked: an identify
 // often arrives after the conversion it explains.
 func (l *Ledger) compute(ctx context.Context, in conversion.Input) (conversion.Conversion, error) {
-	var touches []attribution.Touch
-	var err error
 	userID := in.UserID
 	if userID == "" && in.AnonymousID != "" {
-		links, err := l.Links.ByAnonymous(ctx, in.AnonymousID)
-		if err != nil {
+		// Most such conversions come from a device nobody identified yet: its links and
+		// its touches are read at once, and the touches left if it turns out linked.
+		var links []store.Link
+		var own []attribution.Touch
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() (err error) { links, err = l.Links.ByAnonymous(gctx, in.AnonymousID); return err })
+		g.Go(func() (err error) { own, err = l.Touches.ByVisitor(gctx, in.AnonymousID); return err })
+		if err := g.Wait(); err != nil {
 			return conversion.Conversion{}, fmt.Errorf("credit conversion %s: %w", in.MessageID, err)
 		}
-		if len(links) > 0 {
-			userID = links[0].UserID
+		if len(links) == 0 {
+			in.Person = conversion.AnonymousKey(in.AnonymousID)
+			return conversion.Compute(in, own, l.Settings)
 		}
+		userID = links[0].UserID
 	}
-	if userID != "" {
-		in.Person = conversion.UserKey(userID)
-		touches, err = l.People.UserTouches(ctx, userID)
-	} else {
-		in.Person = conversion.AnonymousKey(in.AnonymousID)
-		touches, err = l.Touches.ByVisitor(ctx, in.AnonymousID)
-	}
+	in.Person = conversion.UserKey(userID)
+	touches, err := l.People.UserTouches(ctx, userID)
 	if err != nil {
 		return conversion.Conversion{}, fmt.Errorf("credit conversion %s: %w", in.MessageID, err)
 	}
@@ -167,7 +178,7 @@ func inputOf(c conversion.Conversion) conversion.Input {
 	}
 }
 
-// Recompute credits again the conversions of persons (conversion.PersonKey) whose
+// Recompute credits again the conversions of persons (conversion person keys) whose
 // touches or links changed, and returns the changes to settle. An anonymous visitor's
 // key also covers the users it is linked to: its touches are theirs.
 func (l *Ledger) Recompute(ctx context.Context, persons []string) ([]Change, error) {
@@ -176,7 +187,7 @@ func (l *Ledger) Recompute(ctx context.Context, persons []string) ([]Change, err
 		return nil, err
 	}
 	changes := make([]*Change, len(stored))
-	err = parallel.Each(ctx, len(stored), concurrency, func(ctx context.Context, i int) error {
+	err = each(ctx, len(stored), func(ctx context.Context, i int) error {
 		if stored[i].Deleted {
 			return nil
 		}
@@ -198,7 +209,7 @@ func (l *Ledger) Forget(ctx context.Context, persons []string) ([]Change, error)
 		return nil, err
 	}
 	changes := make([]Change, len(stored))
-	err = parallel.Each(ctx, len(stored), concurrency, func(ctx context.Context, i int) error {
+	err = each(ctx, len(stored), func(ctx context.Context, i int) error {
 		c := stored[i].Conversion
 		changes[i] = Change{Conversion: c, Deleted: true}
 		return l.Store.MarkDeleted(ctx, store.BucketOf(c), c.MessageID)
@@ -236,7 +247,7 @@ func (l *Ledger) conversionsOf(ctx context.Context, persons []string, own bool) 
 		}
 	}
 	results := make([][]store.Stored, len(lookups))
-	err := parallel.Each(ctx, len(lookups), concurrency, func(ctx context.Context, i int) error {
+	err := each(ctx, len(lookups), func(ctx context.Context, i int) error {
 		var err error
 		results[i], err = l.Store.ByPerson(ctx, lookups[i].person)
 		return err
@@ -281,7 +292,7 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 	}
 	// Each hour's change is counted after its conversions were stored and before its
 	// rollup is recomputed: see store.Conversions.
-	err := parallel.Each(ctx, len(buckets), concurrency, func(ctx context.Context, i int) error {
+	err := each(ctx, len(buckets), func(ctx context.Context, i int) error {
 		if err := l.Store.BumpBucket(ctx, buckets[i]); err != nil {
 			return err
 		}
@@ -292,7 +303,7 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 	}
 	// The day's counter is bumped even when another recompute wrote the hour: a
 	// redelivery after a failure here must still reach the day.
-	err = parallel.Each(ctx, len(days), concurrency, func(ctx context.Context, i int) error {
+	err = each(ctx, len(days), func(ctx context.Context, i int) error {
 		if err := l.Store.BumpDay(ctx, days[i].event, days[i].day); err != nil {
 			return err
 		}
@@ -304,7 +315,7 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 	if err := l.writeBack(ctx, changes); err != nil {
 		return fmt.Errorf("settle conversions: %w", err)
 	}
-	err = parallel.Each(ctx, len(changes), concurrency, func(ctx context.Context, i int) error {
+	err = each(ctx, len(changes), func(ctx context.Context, i int) error {
 		ch := changes[i]
 		return l.Store.Settle(ctx, ch.bucket(), ch.Conversion.MessageID, ch.Version, ch.Deleted)
 	})

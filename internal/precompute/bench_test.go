@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/dbtest"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
 )
@@ -70,11 +70,18 @@ func BenchmarkRefresh(b *testing.B) {
 			convs = append(convs, c)
 		}
 	}
-	require.NoError(b, parallel.Each(ctx, len(touches), 32, func(ctx context.Context, i int) error { return touchesStore.Put(ctx, touches[i]) }))
-	require.NoError(b, parallel.Each(ctx, len(convs), 32, func(ctx context.Context, i int) error {
-		_, _, err := conversions.Put(ctx, convs[i])
-		return err
-	}))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for _, t := range touches {
+		g.Go(func() error { return touchesStore.Put(gctx, t) })
+	}
+	for _, c := range convs {
+		g.Go(func() error {
+			_, _, err := conversions.Put(gctx, c)
+			return err
+		})
+	}
+	require.NoError(b, g.Wait())
 
 	r := &Refresher{Touches: touchesStore, Identities: store.NewIdentities(db, tables.Identities), Conversions: conversions,
 		Events: []string{signedUp}, Location: time.UTC, Now: func() time.Time { return now }}

@@ -19,9 +19,7 @@ func WriteTable(w io.Writer, r Report) error {
 	header = append(header, r.By)
 	all := r.Model == AllModels
 	if all {
-		for _, m := range r.ModelNames() {
-			header = append(header, m)
-		}
+		header = append(header, r.ModelNames()...)
 		for _, c := range curs {
 			for _, m := range r.ModelNames() {
 				header = append(header, m+" "+c)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/conversion"
 )
@@ -104,21 +105,6 @@ func conversionKey(b Bucket, messageID string) map[string]types.AttributeValue {
 	}
 }
 
-// Get reads one conversion, strongly consistent; found is false when there is none.
-func (s *Conversions) Get(ctx context.Context, b Bucket, messageID string) (Stored, bool, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: conversionKey(b, messageID), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return Stored{}, false, fmt.Errorf("get conversion %s: %w", messageID, err)
-	}
-	if out.Item == nil {
-		return Stored{}, false, nil
-	}
-	st, err := storedFromItem(out.Item)
-	return st, err == nil, err
-}
-
 // Put stores c as pending (its rollups are to be recomputed) unless the same version is
 // stored and settled already, or the conversion is being erased: wrote says whether it
 // stored it. A pending conversion of the same version is stored again, so a redelivery
@@ -209,7 +195,7 @@ func (s *Conversions) Settle(ctx context.Context, b Bucket, messageID, version s
 	return nil
 }
 
-// ByPerson lists a person's conversions (conversion.PersonKey), oldest bucket first. The
+// ByPerson lists a person's conversions (conversion person keys), oldest bucket first. The
 // index is eventually consistent: a conversion stored a moment ago may be missing.
 func (s *Conversions) ByPerson(ctx context.Context, person string) ([]Stored, error) {
 	var out []Stored
@@ -365,11 +351,14 @@ func (s *Conversions) RecomputeDay(ctx context.Context, event, day string) error
 // covering change seq, leaving any item that covers a later change. RecomputeDay calls
 // it; benchmarks seed a year of rollups with it.
 func (s *Conversions) PutDay(ctx context.Context, event, day string, r *conversion.Rollup, seq int64) error {
+	g, gctx := errgroup.WithContext(ctx)
 	for _, dim := range conversion.Dimensions {
-		if err := s.putRollup(ctx, dayRollupPK(event, dim), day, r.Dimension(dim), seq); err != nil {
-			return err
-		}
+		g.Go(func() error { return s.putRollup(gctx, dayRollupPK(event, dim), day, r.Dimension(dim), seq) })
 	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// Last, once every dimension is written: RecomputeDay reads it to skip the day.
 	return s.putRollup(ctx, dayRollupPK(event, PathsRollup), day, r.PathsOnly(), seq)
 }
 

@@ -11,11 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/datadriven"
 	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/parallel"
 )
 
 // The data-driven models' precomputation lives in the conversions table beside the
@@ -81,26 +81,14 @@ func (s *Conversions) InDays(ctx context.Context, event string, days []string, e
 		}
 	}
 	results := make([][]conversion.Conversion, len(buckets))
-	err := parallel.Each(ctx, len(buckets), 16, func(ctx context.Context, i int) error {
-		b := Bucket{Event: event, Day: buckets[i].day, Hour: buckets[i].hour}
-		return s.queryAll(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			KeyConditionExpression:    aws.String("#pk = :pk"),
-			ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: b.conversionsPK()}},
-		}, func(item map[string]types.AttributeValue) error {
-			if boolAttr(item, AttrDeleted) {
-				return nil
-			}
-			st, err := storedFromItem(item)
-			if err != nil {
-				return err
-			}
-			results[i] = append(results[i], st.Conversion)
-			return nil
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i := range buckets {
+		g.Go(func() error {
+			return s.queryBucket(gctx, Bucket{Event: event, Day: buckets[i].day, Hour: buckets[i].hour}, &results[i])
 		})
-	})
-	if err != nil {
+	}
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("read conversions of %s: %w", event, err)
 	}
 	for _, cs := range results {
@@ -111,6 +99,26 @@ func (s *Conversions) InDays(ctx context.Context, event string, days []string, e
 		}
 	}
 	return nil
+}
+
+// queryBucket appends the conversions of bucket b, but those being erased, to out.
+func (s *Conversions) queryBucket(ctx context.Context, b Bucket, out *[]conversion.Conversion) error {
+	return s.queryAll(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: b.conversionsPK()}},
+	}, func(item map[string]types.AttributeValue) error {
+		if boolAttr(item, AttrDeleted) {
+			return nil
+		}
+		st, err := storedFromItem(item)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, st.Conversion)
+		return nil
+	})
 }
 
 // PutPrecomputed stores p, replacing what was precomputed for its event, range and
@@ -190,13 +198,18 @@ func (s *Conversions) PrecomputedRanges(ctx context.Context, eventName string) (
 
 // DeletePrecomputed removes every dimension's rows of event over r.
 func (s *Conversions) DeletePrecomputed(ctx context.Context, event string, r datadriven.Range, dimensions []string) error {
-	return parallel.Each(ctx, len(dimensions), 8, func(ctx context.Context, i int) error {
-		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(modelsPK(event), modelsSK(r, dimensions[i]))})
-		if err != nil {
-			return fmt.Errorf("delete %s rows of %s %s: %w", dimensions[i], event, r, err)
-		}
-		return nil
-	})
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, dim := range dimensions {
+		g.Go(func() error {
+			_, err := s.db.DeleteItem(gctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(modelsPK(event), modelsSK(r, dim))})
+			if err != nil {
+				return fmt.Errorf("delete %s rows of %s %s: %w", dim, event, r, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 func numAttrFloat(item map[string]types.AttributeValue, name string) float64 {

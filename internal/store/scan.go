@@ -3,17 +3,15 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
-	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/parallel"
 )
 
 // Scans are for scheduled and operator jobs that visit a whole table anyway (the
@@ -32,36 +30,40 @@ func scan[T any](ctx context.Context, db *dynamodb.Client, in dynamodb.ScanInput
 	decode func(map[string]types.AttributeValue) (v T, skip bool, err error), each func(T) error) error {
 	segments = max(1, segments)
 	var mu sync.Mutex
-	return parallel.Each(ctx, segments, segments, func(ctx context.Context, seg int) error {
-		in := in
-		in.Segment, in.TotalSegments = aws.Int32(int32(seg)), aws.Int32(int32(segments))
-		p := dynamodb.NewScanPaginator(db, &in)
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("scan %s segment %d: %w", aws.ToString(in.TableName), seg, err)
-			}
-			decoded := make([]T, 0, len(page.Items))
-			for _, item := range page.Items {
-				v, skip, err := decode(item)
+	g, ctx := errgroup.WithContext(ctx)
+	for seg := range segments {
+		g.Go(func() error {
+			in := in
+			in.Segment, in.TotalSegments = aws.Int32(int32(seg)), aws.Int32(int32(segments))
+			p := dynamodb.NewScanPaginator(db, &in)
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
 				if err != nil {
-					return err
+					return fmt.Errorf("scan %s segment %d: %w", aws.ToString(in.TableName), seg, err)
 				}
-				if !skip {
-					decoded = append(decoded, v)
+				decoded := make([]T, 0, len(page.Items))
+				for _, item := range page.Items {
+					v, skip, err := decode(item)
+					if err != nil {
+						return err
+					}
+					if !skip {
+						decoded = append(decoded, v)
+					}
 				}
+				mu.Lock()
+				for _, v := range decoded {
+					if err := each(v); err != nil {
+						mu.Unlock()
+						return err
+					}
+				}
+				mu.Unlock()
 			}
-			mu.Lock()
-			for _, v := range decoded {
-				if err := each(v); err != nil {
-					mu.Unlock()
-					return err
-				}
-			}
-			mu.Unlock()
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // Scan calls each for every touch with since ≤ time < until (a zero bound is open),
@@ -77,39 +79,12 @@ func (s *Touches) Scan(ctx context.Context, since, until time.Time, segments int
 	return nil
 }
 
-// ScanVisitors is Scan reading only each touch's anonymousId and userId (either may be
-// empty): what a job that only needs to know who has touches decodes.
-func (s *Touches) ScanVisitors(ctx context.Context, since, until time.Time, segments int, each func(anonymousID, userID string) error) error {
-	in := s.scanInput(since, until)
-	in.ProjectionExpression = aws.String("#a, #u")
-	in.ExpressionAttributeNames["#a"], in.ExpressionAttributeNames["#u"] = AttrAnonymousID, AttrUserID
-	type ids struct{ anonymous, user string }
-	err := scan(ctx, s.db, in, segments, func(item map[string]types.AttributeValue) (ids, bool, error) {
-		return ids{stringAttr(item, AttrAnonymousID), stringAttr(item, AttrUserID)}, false, nil
-	}, func(v ids) error { return each(v.anonymous, v.user) })
-	if err != nil {
-		return fmt.Errorf("scan touches: %w", err)
-	}
-	return nil
-}
-
 // scanInput is a Scan of the touches with since ≤ time < until (a zero bound is open).
 func (s *Touches) scanInput(since, until time.Time) dynamodb.ScanInput {
-	in := dynamodb.ScanInput{TableName: aws.String(s.table), ExpressionAttributeNames: map[string]string{}}
-	var conds []string
-	values := map[string]types.AttributeValue{}
-	if !since.IsZero() {
-		values[":since"] = &types.AttributeValueMemberS{Value: since.UTC().Format(event.TimeLayout)}
-		conds = append(conds, "#t >= :since")
-	}
-	if !until.IsZero() {
-		values[":until"] = &types.AttributeValueMemberS{Value: until.UTC().Format(event.TimeLayout)}
-		conds = append(conds, "#t < :until")
-	}
-	if len(conds) > 0 {
-		in.FilterExpression = aws.String(strings.Join(conds, " AND "))
-		in.ExpressionAttributeNames["#t"] = AttrTimestamp
-		in.ExpressionAttributeValues = values
+	in := dynamodb.ScanInput{TableName: aws.String(s.table)}
+	if filter, values := windowFilter(since, until); filter != "" {
+		in.FilterExpression, in.ExpressionAttributeValues = aws.String(filter), values
+		in.ExpressionAttributeNames = map[string]string{"#t": AttrTimestamp}
 	}
 	return in
 }
