@@ -85,7 +85,8 @@ func (s *Conversions) InDays(ctx context.Context, event string, days []string, e
 	g.SetLimit(16)
 	for i := range buckets {
 		g.Go(func() error {
-			return s.queryBucket(gctx, Bucket{Event: event, Day: buckets[i].day, Hour: buckets[i].hour}, &results[i])
+			b := Bucket{Event: event, Day: buckets[i].day, Hour: buckets[i].hour}
+			return s.bucketConversions(gctx, b, false, func(c conversion.Conversion) { results[i] = append(results[i], c) })
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -101,13 +102,15 @@ func (s *Conversions) InDays(ctx context.Context, event string, days []string, e
 	return nil
 }
 
-// queryBucket appends the conversions of bucket b, but those being erased, to out.
-func (s *Conversions) queryBucket(ctx context.Context, b Bucket, out *[]conversion.Conversion) error {
+// bucketConversions calls each for the conversions of bucket b, but those being erased,
+// read strongly consistent when consistent.
+func (s *Conversions) bucketConversions(ctx context.Context, b Bucket, consistent bool, each func(conversion.Conversion)) error {
 	return s.queryAll(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: b.conversionsPK()}},
+		ConsistentRead:            aws.Bool(consistent),
 	}, func(item map[string]types.AttributeValue) error {
 		if boolAttr(item, AttrDeleted) {
 			return nil
@@ -116,7 +119,7 @@ func (s *Conversions) queryBucket(ctx context.Context, b Bucket, out *[]conversi
 		if err != nil {
 			return err
 		}
-		*out = append(*out, st.Conversion)
+		each(st.Conversion)
 		return nil
 	})
 }
