@@ -82,15 +82,21 @@ func runImport(ctx context.Context, args []string) error {
 	if !*noDerive {
 		// The same consumers `serve` runs, behind the same emulated stream: one
 		// implementation of detection and identity linking.
-		em := stream.NewEmulator(log, stream.EmulatorOptions{
+		// Its own stream directory, so an import can run beside `serve`; records left
+		// by an interrupted import are derived when the next import starts.
+		em, err := stream.NewEmulator(log, stream.EmulatorOptions{
 			Shards:     16,
-			FailureLog: filepath.Join(*dataDir, "stream-failures.jsonl"),
+			FailureLog: server.FailureLog(*dataDir),
+			Dir:        filepath.Join(*dataDir, "import-stream"),
 		}, server.Consumers(server.Options{Config: cfg, DB: db, Log: log, DataDir: *dataDir})...)
+		if err != nil {
+			return err
+		}
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := em.Close(cctx); err != nil {
-				log.Error("stream records still queued at exit; rerun the import to derive them", "err", err)
+				log.Error("stream records left at exit; the next import (even of an empty file) derives them", "err", err)
 			}
 		}()
 		opts.Derive = em

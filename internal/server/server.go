@@ -5,6 +5,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -44,6 +46,13 @@ type Options struct {
 	Segment *segment.Client
 }
 
+// DefaultRedrive is how soon after a record was given up `serve` first re-drives its
+// failure log; the wait doubles while records keep failing (stream.EmulatorOptions).
+const DefaultRedrive = time.Minute
+
+// FailureLog is where the stream under dataDir writes the records it gave up on.
+func FailureLog(dataDir string) string { return filepath.Join(dataDir, "stream-failures.jsonl") }
+
 // Stack is the running local system.
 type Stack struct {
 	Handler http.Handler
@@ -57,7 +66,14 @@ func New(o Options) (*Stack, error) {
 		o.DataDir = ".data"
 	}
 	if o.Stream.FailureLog == "" {
-		o.Stream.FailureLog = filepath.Join(o.DataDir, "stream-failures.jsonl")
+		o.Stream.FailureLog = FailureLog(o.DataDir)
+	}
+	if o.Stream.Dir == "" {
+		o.Stream.Dir = filepath.Join(o.DataDir, "stream")
+	}
+	if o.Stream.Redrive == 0 {
+		// A Segment or DynamoDB outage longer than the retries heals on its own.
+		o.Stream.Redrive = DefaultRedrive
 	}
 	env := o.env()
 	if o.Segment == nil {
@@ -68,7 +84,10 @@ func New(o Options) (*Stack, error) {
 		}
 	}
 	evs := env.Events()
-	em := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
+	em, err := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
+	if err != nil {
+		return nil, err
+	}
 
 	tombstones := env.Tombstones()
 	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Suppressor: tombstones, Secret: env.Config.SharedSecret, Log: o.Log}
@@ -117,7 +136,10 @@ func typeIs(types ...string) func(map[string]ddbtypes.AttributeValue) bool {
 }
 
 // publishing stores events and, for each one actually inserted, emits the stream record
-// DynamoDB would: duplicates write nothing and so emit nothing.
+// DynamoDB would: duplicates write nothing and so emit nothing. Put returns only once
+// the record is in the stream's log on disk, so the webhook never answers 2xx for an
+// event whose record a crash could lose; if the log cannot be written, the record is
+// still delivered from memory and the webhook answers 503.
 type publishing struct {
 	*store.Events
 	stream *stream.Emulator
@@ -126,17 +148,11 @@ type publishing struct {
 func (p publishing) Put(ctx context.Context, ev event.Event) (bool, error) {
 	stored, err := p.Events.Put(ctx, ev)
 	if stored {
-		p.stream.Publish(p.Table(), streamKey(ev), store.EventItem(ev, p.Retention))
+		if perr := p.stream.Publish(p.Table(), stream.Item{Key: stream.Key(ev), Item: store.EventItem(ev, p.Retention)}); perr != nil {
+			err = errors.Join(err, fmt.Errorf("publish event %s: %w", ev.MessageID, perr))
+		}
 	}
 	return stored, err
-}
-
-// streamKey orders a person's records: a visitor's events reach consumers in order.
-func streamKey(ev event.Event) string {
-	if ev.AnonymousID != "" {
-		return ev.AnonymousID
-	}
-	return ev.UserID
 }
 
 var _ ingest.Store = publishing{}
