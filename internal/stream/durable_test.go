@@ -196,7 +196,7 @@ func TestKilledProcessLosesNoRecord(t *testing.T) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	require.NoError(t, err)
 	require.Equal(t, "published\n", line)
-	time.Sleep(20 * time.Millisecond) // let a checkpoint or two happen
+	time.Sleep(20 * time.Millisecond)      // let a checkpoint or two happen
 	require.NoError(t, cmd.Process.Kill()) // SIGKILL: no deferred code, no Close
 	var exit *exec.ExitError
 	require.True(t, errors.As(cmd.Wait(), &exit))

@@ -469,4 +469,3 @@ func safeInvoke(ctx context.Context, c Consumer, ev events.DynamoDBEvent) (resp 
 	}()
 	return c.Handler(ctx, ev)
 }
-
