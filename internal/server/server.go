@@ -36,7 +36,7 @@ type Options struct {
 	Config  config.Config
 	DB      *dynamodb.Client
 	Log     *slog.Logger
-	DataDir string // where the outbox and stream failure log go (default .data)
+	DataDir string // where the outbox, the stream log and its failure log go (default .data)
 	// Stream tunes the emulated stream; tests shorten its backoff.
 	Stream stream.EmulatorOptions
 	// Segment is the client the triggers and real-time attribution send through. New
@@ -62,27 +62,11 @@ type Stack struct {
 
 // New builds the stack. Close its Stream when done.
 func New(o Options) (*Stack, error) {
-	if o.DataDir == "" {
-		o.DataDir = ".data"
-	}
-	if o.Stream.FailureLog == "" {
-		o.Stream.FailureLog = FailureLog(o.DataDir)
-	}
-	if o.Stream.Dir == "" {
-		o.Stream.Dir = filepath.Join(o.DataDir, "stream")
-	}
-	if o.Stream.Redrive == 0 {
-		// A Segment or DynamoDB outage longer than the retries heals on its own.
-		o.Stream.Redrive = DefaultRedrive
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	env := o.env()
-	if o.Segment == nil {
-		// Without SEGMENT_WRITE_KEY the triggers and pushes write to the outbox under DataDir.
-		var err error
-		if o.Segment, err = env.Segment(filepath.Join(o.DataDir, "segment-outbox.jsonl")); err != nil {
-			return nil, err
-		}
-	}
 	evs := env.Events()
 	em, err := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
 	if err != nil {
@@ -104,6 +88,41 @@ func New(o Options) (*Stack, error) {
 		Stream:  em,
 		Events:  evs,
 	}, nil
+}
+
+// Redrive hands the records in the failure log under DataDir back to the consumers
+// that gave up on them (stream.RedriveFailures): `attribution redrive`, locally. It is
+// safe beside a running `serve`, which appends to the same log.
+func Redrive(ctx context.Context, o Options) (stream.RedriveResult, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return stream.RedriveResult{}, err
+	}
+	return stream.RedriveFailures(ctx, o.Log, o.Stream.FailureLog, o.Stream.Timeout, Consumers(o)...)
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.DataDir == "" {
+		o.DataDir = ".data"
+	}
+	if o.Stream.FailureLog == "" {
+		o.Stream.FailureLog = FailureLog(o.DataDir)
+	}
+	if o.Stream.Dir == "" {
+		o.Stream.Dir = filepath.Join(o.DataDir, "stream")
+	}
+	if o.Stream.Redrive == 0 {
+		// A Segment or DynamoDB outage longer than the retries heals on its own.
+		o.Stream.Redrive = DefaultRedrive
+	}
+	if o.Segment == nil {
+		// Without SEGMENT_WRITE_KEY the triggers and pushes write to the outbox under DataDir.
+		var err error
+		if o.Segment, err = o.env().Segment(filepath.Join(o.DataDir, "segment-outbox.jsonl")); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 func (o Options) env() app.Env { return app.Env{Config: o.Config, DB: o.DB, Log: o.Log} }
