@@ -101,7 +101,7 @@ func runImport(ctx context.Context, args []string) error {
 		}()
 		opts.Derive = em
 	}
-	progress := newProgressPrinter(os.Stderr)
+	progress := newProgressPrinter(os.Stderr, "import")
 	opts.Progress, opts.ProgressEvery = progress.print, progress.every
 
 	sum, runErr := importer.Run(ctx, opts, sources)
@@ -142,23 +142,25 @@ func runImport(ctx context.Context, args []string) error {
 // seconds otherwise, so CI logs and redirected output stay readable.
 type progressPrinter struct {
 	w       io.Writer
+	command string
 	tty     bool
 	every   time.Duration
 	lastLen int
 }
 
-func newProgressPrinter(f *os.File) *progressPrinter {
-	p := &progressPrinter{w: f, every: 5 * time.Second}
+func newProgressPrinter(f *os.File, command string) *progressPrinter {
+	p := &progressPrinter{w: f, command: command, every: 5 * time.Second}
 	if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		p.tty, p.every = true, 250*time.Millisecond
 	}
 	return p
 }
 
-func (p *progressPrinter) print(pr importer.Progress) {
-	line := pr.Line()
+func (p *progressPrinter) print(pr importer.Progress) { p.line(pr.Line()) }
+
+func (p *progressPrinter) line(line string) {
 	if !p.tty {
-		fmt.Fprintln(p.w, "import: "+line)
+		fmt.Fprintln(p.w, p.command+": "+line)
 		return
 	}
 	pad := max(0, p.lastLen-len(line))

@@ -1,5 +1,6 @@
 // Command attribution is the operator's tool: it serves the whole stack locally,
-// creates tables, detects sources, imports archives and backfills attribution.
+// creates tables, detects sources, imports archives, backfills attribution and repairs
+// what the stream consumers derive.
 package main
 
 import (
@@ -27,6 +28,8 @@ func commands() []command {
 		{"import", "import Segment archives (JSON Lines, gzip or not; - is stdin) as POST /events stores them", runImport},
 		{"backfill", "send identify traits (and with -track, Source Identified events) for many users", runBackfill},
 		{"forget", "erase a person (--user ID or --anonymous ID) and suppress their later events", runForget},
+		{"rederive", "run stored events through the stream consumers again (repairs lost touches and links)", runRederive},
+		{"redrive", "hand the stream records the consumers gave up on back to them", runRedrive},
 	}
 }
 
