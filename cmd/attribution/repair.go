@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/rederive"
 	"github.com/attribution-dev/attribution/internal/server"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -91,13 +92,18 @@ func runRederive(ctx context.Context, args []string) error {
 func runRedrive(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: attribution redrive [-data DIR]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: attribution redrive [-data DIR] | -aws [-queue URL]\n\n"+
 			"Hands the stream records the consumers gave up on back to them, once each: locally\n"+
-			"the records in DIR/stream-failures.jsonl. Handled records leave the file; the others\n"+
-			"stay for the next run. Safe to run twice and beside a running `attribution serve`.\n\n")
+			"the records in DIR/stream-failures.jsonl; with -aws those named by the messages in the\n"+
+			"stream failures queue, read back from the events table's stream (24 hours). Handled\n"+
+			"records leave the file or the queue; the others stay for the next run. Safe to run\n"+
+			"twice and while traffic flows.\n\n")
 		fs.PrintDefaults()
 	}
 	dataDir := fs.String("data", ".data", "the data directory holding stream-failures.jsonl (and the dry-run outbox)")
+	onAWS := fs.Bool("aws", false, "redrive the deployed stack's stream failures queue instead of the local file")
+	queueURL := fs.String("queue", "", "the stream failures queue's URL (default STREAM_FAILURES_QUEUE_URL)")
+	dropExpired := fs.Bool("drop-expired", false, "with -aws: delete the messages whose records the stream no longer has, after printing the rederive that replaces them")
 	asJSON := fs.Bool("json", false, "also print the result as JSON on stdout")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -111,6 +117,9 @@ func runRedrive(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *onAWS || *queueURL != "" {
+		return redriveQueue(ctx, env, *queueURL, *dataDir, *dropExpired, *asJSON)
+	}
 	res, err := server.Redrive(ctx, server.Options{Config: env.Config, DB: env.DB, Log: env.Log, DataDir: *dataDir})
 	fmt.Fprintf(os.Stderr, "redrive: %d records, %d handled and removed, %d failed again, %d skipped (kept in %s)\n",
 		res.Records, res.Redriven, res.Failed, res.Skipped, server.FailureLog(*dataDir))
@@ -121,6 +130,43 @@ func runRedrive(ctx context.Context, args []string) error {
 	}
 	if err == nil && res.Failed > 0 {
 		err = fmt.Errorf("%d records failed again; they stay in the failure log: run redrive again later", res.Failed)
+	}
+	return err
+}
+
+// redriveQueue empties the deployed stack's stream failures queue through consumers
+// running here, as the scheduled redrive function does.
+func redriveQueue(ctx context.Context, env app.Env, queueURL, dataDir string, dropExpired, asJSON bool) error {
+	if queueURL != "" {
+		env.Config.StreamFailuresQueueURL = queueURL
+	}
+	so := server.Options{Config: env.Config, DB: env.DB, Log: env.Log, DataDir: dataDir}
+	if env.Config.Realtime {
+		// The deployed consumers push what changes; so do they when run from here.
+		sender, err := env.Segment(filepath.Join(dataDir, "segment-outbox.jsonl"))
+		if err != nil {
+			return err
+		}
+		so.Segment = sender
+	}
+	r, err := env.Redriver(ctx, server.Consumers(so))
+	if err != nil {
+		return err
+	}
+	r.DropExpired = dropExpired
+	res, err := r.Run(ctx)
+	fmt.Fprintf(os.Stderr, "redrive: %d messages, %d handled and deleted, %d failed again, %d past the stream's 24 hours, %d skipped\n",
+		res.Messages, res.Redriven, res.Failed, res.Expired, res.Skipped)
+	for _, cmd := range res.Rederive {
+		fmt.Fprintf(os.Stderr, "redrive: the stream no longer has some records; run: %s\n", cmd)
+	}
+	if asJSON {
+		if jerr := json.NewEncoder(os.Stdout).Encode(res); jerr != nil && err == nil {
+			err = fmt.Errorf("write result: %w", jerr)
+		}
+	}
+	if err == nil && res.Failed > 0 {
+		err = fmt.Errorf("%d messages failed again; they stay in the queue: run redrive again later", res.Failed)
 	}
 	return err
 }

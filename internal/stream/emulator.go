@@ -425,7 +425,7 @@ func (e *Emulator) deliver(ci int, s *shard, batch []queued) (left int) {
 		s.mu.Unlock()
 	}
 	for attempt := 1; len(batch) > 0; attempt++ {
-		failedFrom := invokeOnce(e.ctx, e.log, c, records(batch), e.opts.Timeout)
+		failedFrom := Invoke(e.ctx, e.log, c, records(batch), e.opts.Timeout)
 		if failedFrom < 0 {
 			return 0
 		}

@@ -135,7 +135,7 @@ func RedriveFailures(ctx context.Context, log *slog.Logger, path string, timeout
 			for i := range n {
 				batch[i] = todo[i].rec
 			}
-			failedFrom := invokeOnce(ctx, log, *c, batch, timeout)
+			failedFrom := Invoke(ctx, log, *c, batch, timeout)
 			ok := n
 			if failedFrom >= 0 {
 				ok = failedFrom
@@ -156,8 +156,9 @@ func RedriveFailures(ctx context.Context, log *slog.Logger, path string, timeout
 	return res, removeFailureLines(path, handled)
 }
 
-// invokeOnce is one delivery of batch: the index of its first failed record, or -1.
-func invokeOnce(ctx context.Context, log *slog.Logger, c Consumer, batch []events.DynamoDBEventRecord, timeout time.Duration) int {
+// Invoke is one delivery of batch to c, as Lambda makes it (a panic is a failed
+// invocation): the index of the first record c reported failed, or -1 when none was.
+func Invoke(ctx context.Context, log *slog.Logger, c Consumer, batch []events.DynamoDBEventRecord, timeout time.Duration) int {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
