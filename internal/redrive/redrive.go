@@ -86,6 +86,9 @@ type Failure struct {
 	} `json:"DDBStreamBatchInfo"`
 }
 
+// StopBefore is how long before its context's deadline Run stops taking messages.
+const StopBefore = 10 * time.Second
+
 // ErrExpired means the stream no longer holds the records (older than 24 hours, or the
 // stream was replaced).
 var ErrExpired = errors.New("stream records no longer available")
@@ -102,8 +105,10 @@ func (r *Redriver) Run(ctx context.Context) (Result, error) {
 	}
 	seen := map[string]bool{} // a message kept is not received twice in one run
 	for {
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < r.Timeout+5*time.Second {
-			return res, nil // the rest waits for the next run
+		// Near the invocation's deadline the rest waits for the next run. A delivery the
+		// deadline cuts short is no loss either: its message is not deleted.
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < StopBefore {
+			return res, nil
 		}
 		out, err := r.Queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:            aws.String(r.QueueURL),
