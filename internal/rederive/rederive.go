@@ -46,8 +46,8 @@ type Options struct {
 	// Users are people: the events carrying each userId and those of every anonymous
 	// id linked to it. Anonymous are single visitors.
 	Users, Anonymous []string
-	Workers  int // visitors read at once (default 8)
-	Segments int // parallel Scan segments (default 4)
+	Workers          int // visitors read at once (default 8)
+	Segments         int // parallel Scan segments (default 4)
 	// Progress, when set, is called every ProgressEvery (default 1s) and at the end.
 	Progress      func(Progress)
 	ProgressEvery time.Duration

@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -116,7 +116,7 @@ type consumer struct {
 
 func (c *consumer) Consumer() stream.Consumer {
 	return stream.Consumer{
-		Name:   c.name,
+		Name: c.name,
 		// The event source mapping's filter: detect takes page events only.
 		Accept: func(item map[string]ddbtypes.AttributeValue) bool {
 			t, _ := item["type"].(*ddbtypes.AttributeValueMemberS)
