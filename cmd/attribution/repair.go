@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -35,21 +34,13 @@ func runRederive(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", ".data", "where records the consumers give up on (stream-failures.jsonl) and the dry-run outbox go")
 	workers := fs.Int("workers", 8, "visitors read at once")
 	asJSON := fs.Bool("json", false, "also print the result as JSON on stdout")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o := rederive.Options{Users: users, Anonymous: anons, Workers: *workers}
 	var err error
-	if o.Since, err = parseDay(*since); err != nil {
-		return fmt.Errorf("-since: %w", err)
-	}
-	if o.Until, err = parseDay(*until); err != nil {
-		return fmt.Errorf("-until: %w", err)
+	if o.Since, o.Until, err = parseWindow(*since, *until); err != nil {
+		return err
 	}
 	env, err := operatorEnv(ctx)
 	if err != nil {
@@ -105,13 +96,8 @@ func runRedrive(ctx context.Context, args []string) error {
 	queueURL := fs.String("queue", "", "the stream failures queue's URL (default STREAM_FAILURES_QUEUE_URL)")
 	dropExpired := fs.Bool("drop-expired", false, "with -aws: delete the messages whose records the stream no longer has, after printing the rederive that replaces them")
 	asJSON := fs.Bool("json", false, "also print the result as JSON on stdout")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	env, err := operatorEnv(ctx)
 	if err != nil {
