@@ -31,7 +31,7 @@ func runImport(ctx context.Context, args []string) error {
 		fmt.Fprint(fs.Output(), "time-ordered; if yours are not, import them in time order.\n\n")
 		fs.PrintDefaults()
 	}
-	dataDir := fs.String("data", ".data", "directory for the default rejects file and the stream failure log")
+	dataDir := fs.String("data", ".data", "directory for the default rejects file, the stream failure log and the import's stream log (import-stream/)")
 	rejectsPath := fs.String("rejects", "", "where rejected lines go, one JSON object per line (default DATA/import-rejects-<timestamp>.jsonl)")
 	noDerive := fs.Bool("no-derive", false, "store events only; derive no touches or identities (in AWS the table's stream does it)")
 	asJSON := fs.Bool("json", false, "also print the summary as JSON on stdout")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -79,9 +80,25 @@ func TestRecordsQueuedAtCloseAreDeliveredInOrderAfterRestart(t *testing.T) {
 	assert.Contains(t, err.Error(), "200 stream records left for the next start")
 
 	var r recorder
-	em = newEmulator(t, EmulatorOptions{Dir: dir, Shards: 3, BatchSize: 5}, r.consumer("c"))
+	var images []map[string]types.AttributeValue
+	record := r.consumer("c")
+	em = newEmulator(t, EmulatorOptions{Dir: dir, Shards: 3, BatchSize: 5}, Consumer{Name: "c",
+		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			r.mu.Lock()
+			for _, rec := range ev.Records {
+				img, err := ToSDK(rec.Change.NewImage)
+				require.NoError(t, err)
+				images = append(images, img)
+			}
+			r.mu.Unlock()
+			return record.Handler(ctx, ev)
+		}})
 	require.NoError(t, closeWithin(em, 10*time.Second))
 	assert.Equal(t, want, r.seen, "every record, each key in publish order")
+	for _, img := range images {
+		id, key := img["messageId"].(*types.AttributeValueMemberS).Value, img["anonymousId"].(*types.AttributeValueMemberS).Value
+		require.Equal(t, item(id, key), img, "the image read back from disk is the one published")
+	}
 
 	// Everything is checkpointed now: a third start delivers nothing again.
 	var again recorder
