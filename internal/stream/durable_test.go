@@ -78,6 +78,9 @@ func TestRecordsQueuedAtCloseAreDeliveredInOrderAfterRestart(t *testing.T) {
 	err := closeWithin(em, 50*time.Millisecond)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "200 stream records left for the next start")
+	start := time.Now()
+	assert.Equal(t, err, closeWithin(em, time.Minute), "closing again answers the same at once")
+	assert.Less(t, time.Since(start), time.Second)
 
 	var r recorder
 	var images []map[string]types.AttributeValue

@@ -82,6 +82,9 @@ type Emulator struct {
 	workers sync.WaitGroup
 	bg      sync.WaitGroup
 	failMu  sync.Mutex
+
+	closeOnce sync.Once
+	closeErr  error
 	// ctx ends at Close: workers stop between invocations, backoffs end, and an
 	// invocation still running is cancelled; what was not done is replayed next start.
 	ctx    context.Context
@@ -294,8 +297,13 @@ func (e *Emulator) Idle(ctx context.Context) error {
 
 // Close delivers what is queued (within ctx), stops the workers, and checkpoints. The
 // records left undelivered are logged, and delivered after the next start with the
-// same Dir.
+// same Dir. Later calls return what the first returned.
 func (e *Emulator) Close(ctx context.Context) error {
+	e.closeOnce.Do(func() { e.closeErr = e.close(ctx) })
+	return e.closeErr
+}
+
+func (e *Emulator) close(ctx context.Context) error {
 	err := e.Idle(ctx)
 	e.cancel()
 	for _, shards := range e.shards {
@@ -405,8 +413,9 @@ func (e *Emulator) take(s *shard) []queued {
 		s.cond.Wait()
 	}
 	n := min(len(s.recs), e.opts.BatchSize)
-	batch := slices.Clone(s.recs[:n])
-	s.recs = slices.Delete(s.recs, 0, n)
+	// Reslicing, not shifting: a queue replayed after a long outage can be long.
+	batch := s.recs[:n:n]
+	s.recs = s.recs[n:]
 	s.inflight = batch[0].seq
 	s.cond.Broadcast()
 	return batch
