@@ -18,7 +18,7 @@ import (
 func runRederive(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("rederive", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: attribution rederive [-since D] [-until D] [-user ID]... [-anonymous ID]...\n\n"+
+		fmt.Fprint(fs.Output(), "usage: attribution rederive [-since D] [-until D] [-user ID]... [-anonymous ID]... [-push]\n\n"+
 			"Runs stored events through the stream consumers again, each visitor's in time order:\n"+
 			"what was derived and lost (touches, identity links) is derived again, and nothing\n"+
 			"changes where nothing was missing. Without -user or -anonymous the events table is\n"+

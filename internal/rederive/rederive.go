@@ -48,7 +48,8 @@ type Options struct {
 	Users, Anonymous []string
 	Workers          int // visitors read at once (default 8)
 	Segments         int // parallel Scan segments (default 4)
-	// Progress, when set, is called every ProgressEvery (default 1s) and at the end.
+	// Progress, when set, is called every ProgressEvery (default 1s) until the end; Run
+	// returns the final count.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
 	Log           *slog.Logger
@@ -116,11 +117,7 @@ func Run(ctx context.Context, o Options) (Progress, error) {
 		return progress(false), err
 	}
 	stop()
-	p := progress(true)
-	if o.Progress != nil {
-		o.Progress(p)
-	}
-	return p, nil
+	return progress(true), nil
 }
 
 // report calls Progress every ProgressEvery until the returned stop is called.
