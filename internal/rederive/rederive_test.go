@@ -63,8 +63,12 @@ func (f *fixture) run(o rederive.Options) rederive.Progress {
 		require.NoError(f.t, em.Close(ctx))
 	}()
 	o.Events, o.Links, o.Stream = f.events, f.identities, em
+	var lines []string
+	o.Progress, o.ProgressEvery = func(p rederive.Progress) { lines = append(lines, p.Line()) }, time.Millisecond
 	got, err := rederive.Run(context.Background(), o)
 	require.NoError(f.t, err)
+	require.NotEmpty(f.t, lines, "a progress line while it runs")
+	assert.Regexp(f.t, `^visitors \d+/\d+, events \d+ published$`, lines[0])
 	return got
 }
 
