@@ -36,6 +36,13 @@ type Store interface {
 	CheckSize(ev event.Event) error
 }
 
+// Syncer is a Store whose Puts become durable in one step for a whole body (the local
+// stack's stream log: one fsync for a batch rather than one per event). The webhook
+// calls Sync after its Puts and answers 2xx only once it returned nil.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // Suppressor says which events belong to erased people (store.Tombstones is one). It
 // is asked once per body, about all of its events.
 type Suppressor interface {
@@ -184,6 +191,9 @@ func (h *Handler) storeAll(ctx context.Context, evs []event.Event) ([]bool, erro
 		stored[i] = ok
 		return err
 	})
+	if s, ok := h.Store.(Syncer); ok && err == nil {
+		err = s.Sync(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", len(evs), err)
 	}

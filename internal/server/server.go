@@ -155,10 +155,10 @@ func typeIs(types ...string) func(map[string]ddbtypes.AttributeValue) bool {
 }
 
 // publishing stores events and, for each one actually inserted, emits the stream record
-// DynamoDB would: duplicates write nothing and so emit nothing. Put returns only once
-// the record is in the stream's log on disk, so the webhook never answers 2xx for an
-// event whose record a crash could lose; if the log cannot be written, the record is
-// still delivered from memory and the webhook answers 503.
+// DynamoDB would: duplicates write nothing and so emit nothing. The webhook Syncs before
+// answering, so it never answers 2xx for an event whose record a crash could lose (one
+// fsync of the stream's log for a whole batch); if the log cannot be written, the
+// record is still delivered from memory and the webhook answers 503.
 type publishing struct {
 	*store.Events
 	stream *stream.Emulator
@@ -167,11 +167,22 @@ type publishing struct {
 func (p publishing) Put(ctx context.Context, ev event.Event) (bool, error) {
 	stored, err := p.Events.Put(ctx, ev)
 	if stored {
-		if perr := p.stream.Publish(p.Table(), stream.Item{Key: stream.Key(ev), Item: store.EventItem(ev, p.Retention)}); perr != nil {
+		if perr := p.stream.Append(p.Table(), stream.Item{Key: stream.Key(ev), Item: store.EventItem(ev, p.Retention)}); perr != nil {
 			err = errors.Join(err, fmt.Errorf("publish event %s: %w", ev.MessageID, perr))
 		}
 	}
 	return stored, err
 }
 
-var _ ingest.Store = publishing{}
+// Sync makes the records of every Put so far durable.
+func (p publishing) Sync(context.Context) error {
+	if err := p.stream.Sync(); err != nil {
+		return fmt.Errorf("publish events: %w", err)
+	}
+	return nil
+}
+
+var (
+	_ ingest.Store  = publishing{}
+	_ ingest.Syncer = publishing{}
+)

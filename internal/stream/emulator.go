@@ -224,11 +224,34 @@ func shardOf(key string, shards int) int {
 // log cannot be written, the records are still delivered while the process runs, and
 // the error says the caller must not acknowledge them as durable.
 func (e *Emulator) Publish(table string, items ...Item) error {
+	last, err := e.append(table, items...)
+	if err != nil {
+		return err
+	}
+	return e.clog.sync(last)
+}
+
+// Append is Publish without waiting for the disk: for a writer that publishes many
+// records concurrently and then calls Sync once before acknowledging any of them.
+func (e *Emulator) Append(table string, items ...Item) error {
+	_, err := e.append(table, items...)
+	return err
+}
+
+// Sync returns once every record published so far is on disk.
+func (e *Emulator) Sync() error {
+	e.mu.Lock()
+	last := e.seq
+	e.mu.Unlock()
+	return e.clog.sync(last)
+}
+
+func (e *Emulator) append(table string, items ...Item) (last int64, err error) {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
 		e.log.Error("stream emulator closed; records not delivered", "table", table, "records", len(items))
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	var logErr error
 	for _, it := range items {
@@ -259,13 +282,13 @@ func (e *Emulator) Publish(table string, items ...Item) error {
 			e.enqueue(ci, si, queued{seq: seq, rec: rec}, true)
 		}
 	}
-	last := e.seq
+	last = e.seq
 	e.mu.Unlock()
 	if logErr != nil {
 		e.log.Error("stream log write failed; records delivered from memory only", "records", len(items), "err", logErr)
-		return logErr
+		return last, logErr
 	}
-	return e.clog.sync(last)
+	return last, nil
 }
 
 // enqueue adds a record to a shard, waiting for room when bounded (live publishing:
