@@ -95,8 +95,13 @@ var ErrExpired = errors.New("stream records no longer available")
 
 // Run receives messages until the queue is empty or ctx is close to its deadline, and
 // deletes each one whose records every consumer handled.
-func (r *Redriver) Run(ctx context.Context) (Result, error) {
-	var res Result
+func (r *Redriver) Run(ctx context.Context) (res Result, err error) {
+	defer func() {
+		if res.Messages > 0 || err != nil {
+			r.Log.InfoContext(ctx, "stream failures redriven", "messages", res.Messages, "redriven", res.Redriven,
+				"failed", res.Failed, "expired", res.Expired, "skipped", res.Skipped, "err", err)
+		}
+	}()
 	if r.Timeout <= 0 {
 		r.Timeout = 60 * time.Second
 	}
