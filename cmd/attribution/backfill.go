@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -21,7 +20,7 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runBackfill(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	fs := newFlags("backfill", "backfill [flags]", "Sends identify traits (and with -track, Source Identified events) for every user with touches\nin the window, or for each -user.")
 	since := fs.String("since", "", "only users with a touch at or after this time (RFC 3339 or YYYY-MM-DD)")
 	until := fs.String("until", "", "only users with a touch before this time (RFC 3339 or YYYY-MM-DD)")
 	var users stringList
@@ -61,8 +60,8 @@ func runBackfill(ctx context.Context, args []string) error {
 		}
 	}
 	r := &backfill.Runner{
-		DB: env.DB, TouchesTable: cfg.TouchesTable,
-		People: env.People(), Links: env.Identities(), Sender: sender, Log: log,
+		Touches: env.Touches(),
+		People:  env.People(), Links: env.Identities(), Sender: sender, Log: log,
 		Suppressed: env.Tombstones().IsErased,
 	}
 	sum, runErr := r.Run(ctx, o)
@@ -90,18 +89,15 @@ func parseWindow(since, until string) (from, to time.Time, err error) {
 	return from, to, nil
 }
 
-// parseFlags parses args into fs, which takes no positional arguments; help is true
-// when the usage was asked for (and printed).
-func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return true, nil
-	} else if err != nil {
-		return false, err
+// parseFlags parses args into fs, a command's flags that takes no arguments besides them.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	return false, nil
+	return nil
 }
 
 // parseDay reads RFC 3339 or a bare date (midnight UTC).

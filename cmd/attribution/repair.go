@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,15 +15,11 @@ import (
 )
 
 func runRederive(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("rederive", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: attribution rederive [-since D] [-until D] [-user ID]... [-anonymous ID]... [-push]\n\n"+
-			"Runs stored events through the stream consumers again, each visitor's in time order:\n"+
+	fs := newFlags("rederive", "rederive [-since D] [-until D] [-user ID]... [-anonymous ID]... [-push]",
+		"Runs stored events through the stream consumers again, each visitor's in time order:\n"+
 			"what was derived and lost (touches, identity links) is derived again, and nothing\n"+
 			"changes where nothing was missing. Without -user or -anonymous the events table is\n"+
-			"scanned once for the visitors in the window.\n\n")
-		fs.PrintDefaults()
-	}
+			"scanned once for the visitors in the window.")
 	since := fs.String("since", "", "only events at or after this time (RFC 3339 or YYYY-MM-DD)")
 	until := fs.String("until", "", "only events before this time (RFC 3339 or YYYY-MM-DD)")
 	var users, anons stringList
@@ -34,7 +29,7 @@ func runRederive(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", ".data", "where records the consumers give up on (stream-failures.jsonl) and the dry-run outbox go")
 	workers := fs.Int("workers", 8, "visitors read at once")
 	asJSON := fs.Bool("json", false, "also print the result as JSON on stdout")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	o := rederive.Options{Users: users, Anonymous: anons, Workers: *workers}
@@ -81,22 +76,18 @@ func runRederive(ctx context.Context, args []string) error {
 }
 
 func runRedrive(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: attribution redrive [-data DIR] | -aws [-queue URL]\n\n"+
-			"Hands the stream records the consumers gave up on back to them, once each: locally\n"+
+	fs := newFlags("redrive", "redrive [-data DIR] | -aws [-queue URL] [-drop-expired]",
+		"Hands the stream records the consumers gave up on back to them, once each: locally\n"+
 			"the records in DIR/stream-failures.jsonl; with -aws those named by the messages in the\n"+
 			"stream failures queue, read back from the events table's stream (24 hours). Handled\n"+
 			"records leave the file or the queue; the others stay for the next run. Safe to run\n"+
-			"twice and while traffic flows.\n\n")
-		fs.PrintDefaults()
-	}
+			"twice and while traffic flows.")
 	dataDir := fs.String("data", ".data", "the data directory holding stream-failures.jsonl (and the dry-run outbox)")
 	onAWS := fs.Bool("aws", false, "redrive the deployed stack's stream failures queue instead of the local file")
 	queueURL := fs.String("queue", "", "the stream failures queue's URL (default STREAM_FAILURES_QUEUE_URL)")
 	dropExpired := fs.Bool("drop-expired", false, "with -aws: delete the messages whose records the stream no longer has, after printing the rederive that replaces them")
 	asJSON := fs.Bool("json", false, "also print the result as JSON on stdout")
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	env, err := operatorEnv(ctx)

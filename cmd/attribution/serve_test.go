@@ -36,7 +36,7 @@ func startServe(t *testing.T, dataDir string, tables store.Tables) *serveProcess
 	require.NoError(t, ln.Close())
 	p := &serveProcess{url: "http://127.0.0.1:" + strconv.Itoa(port)}
 	p.cmd = exec.Command(os.Args[0], "serve", "-port", strconv.Itoa(port), "-data", dataDir)
-	p.cmd.Env = append(os.Environ(), runMainEnv+"=1", "DYNAMODB_ENDPOINT="+dbtest.Endpoint(t),
+	p.cmd.Env = append(os.Environ(), "ATTRIBUTION_TEST_RUN_MAIN=1", "DYNAMODB_ENDPOINT="+dbtest.Endpoint(t),
 		"EVENTS_TABLE="+tables.Events, "IDENTITIES_TABLE="+tables.Identities, "TOUCHES_TABLE="+tables.Touches,
 		"SEGMENT_WRITE_KEY=", "API_KEY=", "SEGMENT_SHARED_SECRET=")
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out

@@ -14,10 +14,10 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/store"
 )
 
@@ -186,11 +186,16 @@ func (h *Handler) storeAll(ctx context.Context, evs []event.Event) ([]bool, erro
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	err := parallel.Each(ctx, len(evs), workers, func(ctx context.Context, i int) error {
-		ok, err := h.Store.Put(ctx, evs[i])
-		stored[i] = ok
-		return err
-	})
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i, ev := range evs {
+		g.Go(func() error {
+			ok, err := h.Store.Put(gctx, ev)
+			stored[i] = ok
+			return err
+		})
+	}
+	err := g.Wait()
 	if s, ok := h.Store.(Syncer); ok && err == nil {
 		err = s.Sync(ctx)
 	}
@@ -215,13 +220,6 @@ func verifySignature(body []byte, signature, secret string) string {
 		return "X-Signature does not match the body"
 	}
 	return ""
-}
-
-// Sign is the X-Signature Segment sends for body: lowercase hex HMAC-SHA1.
-func Sign(body []byte, secret string) string {
-	mac := hmac.New(sha1.New, []byte(secret))
-	mac.Write(body)
-	return hex.EncodeToString(mac.Sum(nil))
 }
 
 func tooLarge() events.APIGatewayV2HTTPResponse {

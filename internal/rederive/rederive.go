@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
 )
@@ -104,13 +104,17 @@ func Run(ctx context.Context, o Options) (Progress, error) {
 	}
 	stop := o.report(func() Progress { return progress(false) })
 	defer stop()
-	err = parallel.Each(ctx, len(jobs), o.Workers, func(ctx context.Context, i int) error {
-		n, err := o.publish(ctx, jobs[i])
-		published.Add(n)
-		done.Add(1)
-		return err
-	})
-	if err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.Workers)
+	for _, j := range jobs {
+		g.Go(func() error {
+			n, err := o.publish(gctx, j)
+			published.Add(n)
+			done.Add(1)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return progress(false), err
 	}
 	if err := o.Stream.Idle(ctx); err != nil {

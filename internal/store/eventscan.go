@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/parallel"
 )
 
 // ScanIDs reads the whole events table once, in parallel segments, and calls fn (from
@@ -34,30 +34,34 @@ func (s *Events) ScanIDs(ctx context.Context, segments int, since, until time.Ti
 		values[":until"] = &types.AttributeValueMemberS{Value: until.UTC().Format(event.TimeLayout)}
 		conds = append(conds, "#t < :until")
 	}
-	return parallel.Each(ctx, segments, segments, func(ctx context.Context, seg int) error {
-		in := &dynamodb.ScanInput{
-			TableName:                aws.String(s.table),
-			Segment:                  aws.Int32(int32(seg)),
-			TotalSegments:            aws.Int32(int32(segments)),
-			ProjectionExpression:     aws.String("#a, #u"),
-			ExpressionAttributeNames: names,
-		}
-		if len(conds) > 0 {
-			in.FilterExpression = aws.String(strings.Join(conds, " AND "))
-			in.ExpressionAttributeValues = values
-		}
-		p := dynamodb.NewScanPaginator(s.db, in)
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("scan events segment %d: %w", seg, err)
+	g, ctx := errgroup.WithContext(ctx)
+	for seg := range segments {
+		g.Go(func() error {
+			in := &dynamodb.ScanInput{
+				TableName:                aws.String(s.table),
+				Segment:                  aws.Int32(int32(seg)),
+				TotalSegments:            aws.Int32(int32(segments)),
+				ProjectionExpression:     aws.String("#a, #u"),
+				ExpressionAttributeNames: names,
 			}
-			for _, item := range page.Items {
-				fn(stringAttr(item, AttrAnonymousID), stringAttr(item, AttrUserID))
+			if len(conds) > 0 {
+				in.FilterExpression = aws.String(strings.Join(conds, " AND "))
+				in.ExpressionAttributeValues = values
 			}
-		}
-		return nil
-	})
+			p := dynamodb.NewScanPaginator(s.db, in)
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					return fmt.Errorf("scan events segment %d: %w", seg, err)
+				}
+				for _, item := range page.Items {
+					fn(stringAttr(item, AttrAnonymousID), stringAttr(item, AttrUserID))
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // Oldest calls fn with each stored item of src whose time is in [since, until) (a zero

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/attribution-dev/attribution/internal/backoff"
 )
 
 // Consumer is a stream consumer as an event source mapping sees it: a filter (the
@@ -476,9 +478,7 @@ func (e *Emulator) deliver(ci int, s *shard, batch []queued) (left int) {
 			}
 			// Not recorded anywhere: keep retrying it rather than lose it.
 		}
-		select {
-		case <-time.After(e.opts.Backoff << min(attempt-1, 6)):
-		case <-e.ctx.Done():
+		if backoff.Sleep(e.ctx, backoff.Delay(attempt, e.opts.Backoff, e.opts.Backoff<<6, 1)) != nil {
 			return len(batch)
 		}
 	}

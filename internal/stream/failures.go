@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/attribution-dev/attribution/internal/jsonl"
 )
 
 // Failure is one line of the failure log: a record a consumer gave up on.
@@ -59,19 +61,7 @@ func appendFailure(path string, line []byte) error {
 		return err
 	}
 	defer unlock()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return jsonl.AppendSynced(path, line)
 }
 
 // RedriveResult is what a redrive of the failure log did.
