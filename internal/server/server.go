@@ -71,7 +71,7 @@ func New(o Options) (*Stack, error) {
 	em := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
 
 	tombstones := env.Tombstones()
-	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Suppressor: tombstones, Secret: env.Config.SharedSecret, Log: o.Log}
+	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Suppressor: tombstones, Secret: env.Config.SharedSecret, Blocked: env.Config.BlockedIDs, Log: o.Log}
 	resolver := env.People()
 	eraser := &erase.Handler{Eraser: env.Eraser(), Log: o.Log}
 	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Handle}
