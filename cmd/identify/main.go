@@ -20,6 +20,6 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &identify.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push, Erased: env.Tombstones().EventsErased}
+	h := &identify.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push, Erased: env.Tombstones().EventsErased, Blocked: env.Config.BlockedIDs}
 	lambda.Start(h.Handle)
 }

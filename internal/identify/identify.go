@@ -50,6 +50,9 @@ type Handler struct {
 	// Erased, when set, says whether an event's person was erased; their identify and
 	// alias events link nothing.
 	Erased stream.ErasedCheck
+	// Blocked are ids that never link (nil: the built-in list). The webhook already
+	// drops them; checking again here covers events stored before an id was blocked.
+	Blocked *event.Blocklist
 }
 
 // ErrUnusable marks an event that can never produce a link; its record is skipped.
@@ -108,8 +111,8 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, er
 func (h *Handler) Apply(ctx context.Context, ev event.Event) error {
 	switch ev.Type {
 	case event.TypeIdentify:
-		if ev.AnonymousID == "" || ev.UserID == "" {
-			return fmt.Errorf("%w: identify %s needs both anonymousId and userId", ErrUnusable, ev.MessageID)
+		if h.Blocked.Blocked(ev.AnonymousID) || h.Blocked.Blocked(ev.UserID) {
+			return fmt.Errorf("%w: identify %s needs both anonymousId and userId, not blocked", ErrUnusable, ev.MessageID)
 		}
 		return h.Identities.Put(ctx, store.Link{
 			UserID: ev.UserID, AnonymousID: ev.AnonymousID,
@@ -122,10 +125,16 @@ func (h *Handler) Apply(ctx context.Context, ev event.Event) error {
 }
 
 func (h *Handler) alias(ctx context.Context, ev event.Event) error {
-	prev, user := ev.PreviousID, ev.UserID
+	prev, user, device := ev.PreviousID, ev.UserID, ev.AnonymousID
+	if h.Blocked.Blocked(prev) {
+		prev = "" // links nothing, but the device that made the call still counts
+	}
+	if h.Blocked.Blocked(device) {
+		device = ""
+	}
 	switch {
-	case prev == "" || user == "":
-		return fmt.Errorf("%w: alias %s needs previousId and userId", ErrUnusable, ev.MessageID)
+	case h.Blocked.Blocked(user) || (prev == "" && device == ""):
+		return fmt.Errorf("%w: alias %s needs a userId and a previousId or anonymousId, not blocked", ErrUnusable, ev.MessageID)
 	case prev == user:
 		return fmt.Errorf("%w: alias %s has previousId equal to userId", ErrUnusable, ev.MessageID)
 	}
@@ -136,15 +145,18 @@ func (h *Handler) alias(ctx context.Context, ev event.Event) error {
 		}
 	}
 	// The previousId first: if a later step fails, the retry redoes it harmlessly. A
-	// previousId no link can hold (a reserved "#" id) links nothing and has nothing to
-	// inherit, but the device that made the call is still linked.
-	prevErr := h.Identities.Put(ctx, link(prev, "", true))
+	// previousId no link can hold (a reserved "#" id, a blocked one) links nothing and
+	// has nothing to inherit, but the device that made the call is still linked.
+	prevErr := fmt.Errorf("%w: alias %s: previousId is blocked", store.ErrInvalidLink, ev.MessageID)
+	if prev != "" {
+		prevErr = h.Identities.Put(ctx, link(prev, "", true))
+	}
 	if prevErr != nil && !errors.Is(prevErr, store.ErrInvalidLink) {
 		return prevErr
 	}
 	// The alias event's own anonymousId is the device that made the call.
-	if ev.AnonymousID != "" && ev.AnonymousID != prev {
-		if err := h.Identities.Put(ctx, link(ev.AnonymousID, "", false)); err != nil {
+	if device != "" && device != prev {
+		if err := h.Identities.Put(ctx, link(device, "", false)); err != nil {
 			return err
 		}
 	}

@@ -96,7 +96,7 @@ func Consumers(o Options) []stream.Consumer {
 	env := o.env()
 	erased := env.Tombstones().EventsErased
 	detector := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: o.Log, Erased: erased}
-	identities := &identify.Handler{Identities: env.Identities(), Log: o.Log, Erased: erased}
+	identities := &identify.Handler{Identities: env.Identities(), Log: o.Log, Erased: erased, Blocked: env.Config.BlockedIDs}
 	if o.Segment != nil {
 		// nil when REALTIME=false
 		detector.Realtime = env.Pusher(o.Segment)
