@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -116,8 +117,15 @@ func typeIs(types ...string) func(map[string]ddbtypes.AttributeValue) bool {
 	}
 }
 
-// publishing stores events and, for each one actually inserted, emits the stream record
-// DynamoDB would: duplicates write nothing and so emit nothing.
+// publishing stores events and emits the stream record DynamoDB would for each one
+// inserted; and, unlike DynamoDB, for each duplicate too. A PutItem that DynamoDB
+// applied but whose answer was lost (a stall, a reset) fails the request; Segment's
+// retry then finds a duplicate, and a stream that skipped duplicates would never
+// publish that event. On AWS the table's stream has the record whatever the webhook
+// answered; here the retry is the only chance. The consumers are idempotent, so
+// republishing costs their work again and nothing else; duplicates are Segment's
+// retries and replays, rare beside new events. What is published is the item read back,
+// the one stored, not the duplicate offered.
 type publishing struct {
 	*store.Events
 	stream *stream.Emulator
@@ -125,10 +133,24 @@ type publishing struct {
 
 func (p publishing) Put(ctx context.Context, ev event.Event) (bool, error) {
 	stored, err := p.Events.Put(ctx, ev)
-	if stored {
+	switch {
+	case err != nil:
+		return false, err
+	case stored:
 		p.stream.Publish(p.Table(), streamKey(ev), store.EventItem(ev, p.Retention))
+		return true, nil
 	}
-	return stored, err
+	item, err := p.Events.Item(ctx, ev.MessageID)
+	if err != nil {
+		// Fail the request: the retry republishes.
+		return false, fmt.Errorf("republish duplicate: %w", err)
+	}
+	prev, err := store.EventFromItem(item)
+	if err != nil {
+		return false, fmt.Errorf("republish duplicate: %w", err)
+	}
+	p.stream.Publish(p.Table(), streamKey(prev), item)
+	return false, nil
 }
 
 // streamKey orders a person's records: a visitor's events reach consumers in order.
