@@ -93,6 +93,9 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, er
 		}
 	}
 	err = h.Apply(ctx, ev)
+	if h.capped(ctx, err) {
+		return nil, nil
+	}
 	if errors.Is(err, ErrUnusable) || errors.Is(err, store.ErrInvalidLink) {
 		h.Log.WarnContext(ctx, "skip event", "event_id", rec.EventID, "message_id", ev.MessageID, "type", ev.Type, "reason", err.Error())
 		return nil, nil
@@ -174,8 +177,28 @@ func (h *Handler) alias(ctx context.Context, ev event.Event) error {
 		if l.AnonymousID == user {
 			return nil // a link back to the new userId itself: nothing to inherit
 		}
-		return h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased))
+		err := h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased))
+		if h.capped(ctx, err) {
+			return nil // one device past a cap does not stop the others
+		}
+		return err
 	})
+}
+
+// capped reports whether err is a link refused by a merge cap, which skips the link
+// (a retry would be refused again). The first refusal for an id is a warning: from then
+// on that id gains no links, which an operator should look at; later ones are debug.
+func (h *Handler) capped(ctx context.Context, err error) bool {
+	var capErr *store.CapError
+	if !errors.As(err, &capErr) {
+		return false
+	}
+	level := slog.LevelDebug
+	if capErr.First {
+		level = slog.LevelWarn
+	}
+	h.Log.Log(ctx, level, "merge cap reached: new links refused", "kind", capErr.Kind, "id", capErr.ID, "cap", capErr.Cap)
+	return true
 }
 
 // inheritWorkers bounds the links an alias copies at once.

@@ -1,10 +1,12 @@
 package identify_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,4 +259,23 @@ func TestBlockedIDsNeverLink(t *testing.T) {
 	links, err := ids.ByAnonymous(context.Background(), "guest")
 	require.NoError(t, err)
 	assert.Empty(t, links)
+}
+
+func TestLinksPastAMergeCapAreSkippedAndWarnedOnce(t *testing.T) {
+	h, ids := newHandler(t)
+	ids.MaxAnonymousIDsPerUser = 2
+	var logs bytes.Buffer
+	h.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	var evs []event.Event
+	for i := range 5 {
+		evs = append(evs, identifyEvent(t, fmt.Sprintf("i%d", i), fmt.Sprintf("dev-%d", i), "abc123", t0))
+	}
+	for range 2 { // and redelivered
+		resp, err := h.Handle(context.Background(), batch(evs...))
+		require.NoError(t, err)
+		assert.Empty(t, resp.BatchItemFailures, "a capped link is skipped: a retry would be refused again")
+	}
+	assert.Equal(t, []string{"dev-0", "dev-1"}, anonymousIDs(t, ids, "abc123"))
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN"), logs.String())
+	assert.Contains(t, logs.String(), "merge cap reached")
 }

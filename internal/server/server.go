@@ -75,7 +75,7 @@ func New(o Options) (*Stack, error) {
 	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Suppressor: tombstones, Secret: env.Config.SharedSecret, Blocked: env.Config.BlockedIDs, Log: o.Log}
 	resolver := env.People()
 	eraser := &erase.Handler{Eraser: env.Eraser(), Log: o.Log}
-	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Handle}
+	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Handle, MergeCaps: env.Identities()}
 	triggers := &trigger.Handler{People: resolver, Sender: o.Segment, Event: env.Config.SourceIdentifiedEvent, Log: o.Log, Erased: tombstones.IsErased}
 
 	// The webhook authenticates by signature; everything else needs the API key.

@@ -53,6 +53,10 @@ type Link struct {
 type Identities struct {
 	db    *dynamodb.Client
 	table string
+	// MaxAnonymousIDsPerUser and MaxUsersPerAnonymousID cap new links (see admit);
+	// 0 means no cap.
+	MaxAnonymousIDsPerUser int
+	MaxUsersPerAnonymousID int
 }
 
 // NewIdentities returns the repository for the identities table.
@@ -69,8 +73,14 @@ func (s *Identities) Table() string { return s.table }
 // event (ties broken by messageId) while aliased, once true, stays true, so storing the same link again, or links in any
 // order, ends in the same item. Each step is one conditional UpdateItem, so concurrent
 // writers cannot lose an update.
+//
+// With caps set, a link is first counted against them; a link past a cap is refused
+// with a *CapError (ErrCapReached) and nothing is written.
 func (s *Identities) Put(ctx context.Context, l Link) error {
 	if err := validLink(l); err != nil {
+		return err
+	}
+	if err := s.admit(ctx, l); err != nil {
 		return err
 	}
 	at := &types.AttributeValueMemberS{Value: l.FirstSeen.UTC().Format(event.TimeLayout)}
