@@ -39,33 +39,6 @@ func (l *livePeople) set(u string, ts ...attribution.Touch) {
 	l.m[u] = ts
 }
 
-// versionedStates keeps store.PushStates' rule: a state is written unless a newer one
-// (later last touch, or as late with at least as many touches) is stored.
-type versionedStates struct {
-	mu sync.Mutex
-	m  map[string]store.PushState
-}
-
-func (v *versionedStates) Get(_ context.Context, u string) (store.PushState, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	st, ok := v.m[u]
-	if !ok {
-		return store.PushState{}, store.ErrNoPushState
-	}
-	return st, nil
-}
-
-func (v *versionedStates) Put(_ context.Context, st store.PushState) (bool, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if old, ok := v.m[st.UserID]; ok && (old.LastTouch.After(st.LastTouch) || (old.LastTouch.Equal(st.LastTouch) && old.Touches > st.Touches)) {
-		return false, nil
-	}
-	v.m[st.UserID] = st
-	return true, nil
-}
-
 func lastIdentify(t *testing.T, fake *segmenttest.Server, user string) segmenttest.Message {
 	t.Helper()
 	var last *segmenttest.Message
@@ -91,7 +64,7 @@ func TestTheLastIdentifyCarriesTheCurrentTraitsAfter429s(t *testing.T) {
 			client, err := segment.New(segment.Config{WriteKey: "wk", Endpoint: fake.URL, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 			require.NoError(t, err)
 			ppl := &livePeople{m: map[string][]attribution.Touch{}}
-			states := &versionedStates{m: map[string]store.PushState{}}
+			states := &fakeStates{m: map[string]store.PushState{}}
 			newPusher := func() *realtime.Pusher {
 				return &realtime.Pusher{People: ppl, Sender: client, State: states, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			}
