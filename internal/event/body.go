@@ -40,7 +40,7 @@ func (b *Blocklist) ParseBody(body []byte) (Body, error) {
 		return Body{}, fmt.Errorf("%w: empty body", ErrMalformed)
 	}
 	if err := checkDepth(trimmed); err != nil {
-		return Body{}, err
+		return Body{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	switch trimmed[0] {
 	case '[':

@@ -133,7 +133,7 @@ func Parse(raw []byte) (Event, error) {
 // Errors wrap ErrInvalid and name the field at fault.
 func (b *Blocklist) Parse(raw []byte) (ev Event, blocked []string, err error) {
 	if err := checkDepth(raw); err != nil {
-		return Event{}, nil, invalid("%s", strings.TrimPrefix(err.Error(), ErrMalformed.Error()+": "))
+		return Event{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	var w wire
 	if err := json.Unmarshal(raw, &w); err != nil {

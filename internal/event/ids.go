@@ -135,6 +135,9 @@ func hex4(b []byte, at int) (rune, bool) {
 // and a deeper body only costs the parser (encoding/json itself allows 10,000).
 const MaxDepth = 64
 
+// errNestedTooDeep is wrapped as ErrMalformed for a body, ErrInvalid for one event.
+var errNestedTooDeep = fmt.Errorf("nested too deep (more than %d levels)", MaxDepth)
+
 // checkDepth refuses JSON nested deeper than MaxDepth, counting brackets outside strings.
 func checkDepth(body []byte) error {
 	depth, inString := 0, false
@@ -154,7 +157,7 @@ func checkDepth(body []byte) error {
 			inString = true
 		case '{', '[':
 			if depth++; depth > MaxDepth {
-				return fmt.Errorf("%w: nested too deep (more than %d levels)", ErrMalformed, MaxDepth)
+				return errNestedTooDeep
 			}
 		case '}', ']':
 			depth--
