@@ -86,11 +86,11 @@ type response struct {
 		Timestamp time.Time       `json:"timestamp"`
 		Event     json.RawMessage `json:"event"`
 	} `json:"events"`
-	Cursor   *string         `json:"cursor"`
-	MergeCap *store.MergeCap `json:"mergeCap"`
-	Model    string          `json:"model"`
-	Credits []attribution.Credit `json:"credits"`
-	Error   string               `json:"error"`
+	Cursor   *string              `json:"cursor"`
+	MergeCap *store.MergeCap      `json:"mergeCap"`
+	Model    string               `json:"model"`
+	Credits  []attribution.Credit `json:"credits"`
+	Error    string               `json:"error"`
 }
 
 // get requests path (already escaped) with optional query and API key.
