@@ -170,8 +170,9 @@ func (h *Handler) alias(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return err
 	}
-	// Each Put is two or three conditional writes; a previousId with thousands of links
-	// (a junk id many devices sent) would otherwise outlast the Lambda on every retry.
+	// Each Put is up to five conditional writes (two merge-cap counts, three on the
+	// link); a previousId with many links would otherwise outlast the Lambda on every
+	// retry.
 	return parallel.Each(ctx, len(inherited), inheritWorkers, func(ctx context.Context, i int) error {
 		l := inherited[i]
 		if l.AnonymousID == user {
