@@ -159,7 +159,14 @@ func (s *Identities) refs(ctx context.Context, in *dynamodb.QueryInput) ([]LinkR
 
 // Delete removes the identities items with these keys and returns how many keys it
 // deleted. Tombstones are never deleted, whatever the caller passes.
+//
+// The merge caps' counters first give back the slots of the links deleted: a retry
+// after a failure does it again harmlessly, and a link left behind by a failure is let
+// through the caps when seen again (see admit).
 func (s *Identities) Delete(ctx context.Context, refs []LinkRef) (int, error) {
+	if err := s.uncountLinks(ctx, refs); err != nil {
+		return 0, err
+	}
 	keys := make([]map[string]types.AttributeValue, 0, len(refs))
 	for _, r := range refs {
 		if IsTombstone(r.UserID) {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/parallel"
 )
 
 // Merge caps bound how many ids one identity merges: a userId links at most
@@ -162,15 +164,41 @@ func (s *Identities) count(ctx context.Context, key map[string]types.AttributeVa
 	return err == nil, err
 }
 
+// uncount removes member from the counter, if the counter exists (an UpdateItem on a
+// missing item would create it).
 func (s *Identities) uncount(ctx context.Context, key map[string]types.AttributeValue, member string) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key,
 		UpdateExpression:          aws.String("DELETE #m :set"),
+		ConditionExpression:       aws.String("attribute_exists(#m)"),
 		ExpressionAttributeNames:  map[string]string{"#m": AttrMembers},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":set": &types.AttributeValueMemberSS{Value: []string{member}}},
 	})
+	if conditionFailed(err) {
+		return nil
+	}
 	return err
+}
+
+// uncountWorkers bounds the counter updates in flight while links are deleted.
+const uncountWorkers = 16
+
+// uncountLinks gives back, on both sides, the merge-cap slots of the links among refs.
+func (s *Identities) uncountLinks(ctx context.Context, refs []LinkRef) error {
+	links := slices.DeleteFunc(slices.Clone(refs), func(r LinkRef) bool {
+		return r.UserID == "" || r.AnonymousID == "" || Reserved(r.AnonymousID) || Reserved(r.UserID)
+	})
+	return parallel.Each(ctx, len(links), uncountWorkers, func(ctx context.Context, i int) error {
+		l := links[i]
+		if err := s.uncount(ctx, userCounterKey(l.UserID), counterHash(l.AnonymousID)); err != nil {
+			return fmt.Errorf("uncount link %s ↔ %s: %w", l.UserID, l.AnonymousID, err)
+		}
+		if err := s.uncount(ctx, anonymousCounterKey(l.AnonymousID), counterHash(l.UserID)); err != nil {
+			return fmt.Errorf("uncount link %s ↔ %s: %w", l.UserID, l.AnonymousID, err)
+		}
+		return nil
+	})
 }
 
 // markCapReached records the first refusal; it reports whether this call was it.

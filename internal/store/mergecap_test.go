@@ -122,3 +122,35 @@ func TestLinksFromBeforeTheCapsAreLetThrough(t *testing.T) {
 		assert.NotContains(t, fmt.Sprint(it), "new", "counters keep hashes, never ids")
 	}
 }
+
+func TestDeletedLinksGiveBackTheirSlots(t *testing.T) {
+	ctx := context.Background()
+	db, tables := dbtest.New(t)
+	ids := store.NewIdentities(db, tables.Identities)
+	ids.MaxAnonymousIDsPerUser, ids.MaxUsersPerAnonymousID = 2, 1
+	require.NoError(t, ids.Put(ctx, link("u1", "a1", "m", t0)))
+	require.NoError(t, ids.Put(ctx, link("u1", "a2", "m", t0)))
+	require.ErrorIs(t, ids.Put(ctx, link("u1", "a3", "m", t0)), store.ErrCapReached)
+	require.ErrorIs(t, ids.Put(ctx, link("u2", "a2", "m", t0)), store.ErrCapReached)
+
+	// a2 is erased: its link goes, and with it its slot on both sides.
+	n, err := ids.Delete(ctx, []store.LinkRef{{UserID: "u1", AnonymousID: "a2"}})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	require.NoError(t, ids.Put(ctx, link("u1", "a3", "m", t0)))
+	require.NoError(t, ids.Put(ctx, link("u2", "a2", "m", t0)))
+	c, err := ids.UserMergeCap(ctx, "u1")
+	require.NoError(t, err)
+	assert.Equal(t, 2, c.Linked)
+
+	// Deleting a link nobody counted creates no counter item.
+	items := func() int {
+		out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(tables.Identities)})
+		require.NoError(t, err)
+		return len(out.Items)
+	}
+	before := items()
+	_, err = ids.Delete(ctx, []store.LinkRef{{UserID: "u9", AnonymousID: "a9"}})
+	require.NoError(t, err)
+	assert.Equal(t, before, items())
+}
