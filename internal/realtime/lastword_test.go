@@ -51,17 +51,26 @@ func lastIdentify(t *testing.T, fake *segmenttest.Server, user string) segmentte
 	return *last
 }
 
-// Segment answers the first push 429 with Retry-After: 1; while the client waits, the
-// user gets a new touch and a second push starts. Whatever order the pushes run in, the
-// last identify Segment receives carries the current traits.
-func TestTheLastIdentifyCarriesTheCurrentTraitsAfter429s(t *testing.T) {
+// Segment answers the first push 429 with Retry-After: 1 (or 503, retried after a
+// backoff); while the client waits, the user gets a new touch and a second push starts.
+// Whatever order the pushes run in, the last identify Segment receives carries the
+// current traits.
+func TestTheLastIdentifyCarriesTheCurrentTraitsAfterRetries(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		separate bool // the two pushes run in different processes (no shared lock)
-	}{{"one process", false}, {"two processes", true}} {
+		name       string
+		separate   bool // the two pushes run in different processes (no shared lock)
+		status     int
+		retryAfter string
+	}{
+		{"one process, 429", false, http.StatusTooManyRequests, "1"},
+		{"two processes, 429", true, http.StatusTooManyRequests, "1"},
+		{"one process, 503", false, http.StatusServiceUnavailable, ""},
+		{"two processes, 503", true, http.StatusServiceUnavailable, ""},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := segmenttest.NewServer(t, "wk")
-			client, err := segment.New(segment.Config{WriteKey: "wk", Endpoint: fake.URL, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+			client, err := segment.New(segment.Config{WriteKey: "wk", Endpoint: fake.URL,
+				MinBackoff: 500 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, Rand: func() float64 { return 0.99 }})
 			require.NoError(t, err)
 			ppl := &livePeople{m: map[string][]attribution.Touch{}}
 			states := &fakeStates{m: map[string]store.PushState{}}
@@ -76,7 +85,7 @@ func TestTheLastIdentifyCarriesTheCurrentTraitsAfter429s(t *testing.T) {
 			older := []attribution.Touch{touch("p1", t0, source.TypeSearch)}
 			current := append(older, touch("p2", t0.Add(time.Hour), source.TypeSocial))
 			ppl.set("u1", older...)
-			fake.FailNext(1, http.StatusTooManyRequests, "1")
+			fake.FailNext(1, tc.status, tc.retryAfter)
 
 			var wg sync.WaitGroup
 			wg.Add(1)
