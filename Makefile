@@ -26,6 +26,7 @@ node_modules/.installed: package.json package-lock.json
 
 deps: node_modules/.installed ## install pinned Node tools and Go modules
 	$(GO) mod download
+	$(GO) -C tools mod download
 
 run: deps ## run the whole stack locally on http://127.0.0.1:$(PORT) (dynalite under .data/)
 	$(GO) build -o $(BIN)/attribution ./cmd/attribution
@@ -41,7 +42,7 @@ bench: deps ## benchmarks with a readable summary (make bench > bench.txt to kee
 build: ## one reproducible zip per Lambda, $(BIN)/<name>.zip holding bootstrap for linux/$(LAMBDA_ARCH)
 	@mkdir -p $(BIN)/.build/linux_$(LAMBDA_ARCH)
 	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(BIN)/.build/linux_$(LAMBDA_ARCH)/ $(addprefix ./cmd/,$(LAMBDAS))
-	$(GO) run ./tools/zipbootstrap -out $(BIN) $(addprefix $(BIN)/.build/linux_$(LAMBDA_ARCH)/,$(LAMBDAS))
+	$(GO) -C tools run ./zipbootstrap -out $(abspath $(BIN)) $(abspath $(addprefix $(BIN)/.build/linux_$(LAMBDA_ARCH)/,$(LAMBDAS)))
 	@ls -l $(addprefix $(BIN)/,$(addsuffix .zip,$(LAMBDAS)))
 
 package: build node_modules/.installed ## build, then the CloudFormation `sls package` makes, offline, into .serverless/
@@ -50,8 +51,12 @@ package: build node_modules/.installed ## build, then the CloudFormation `sls pa
 deploy: build node_modules/.installed ## build and deploy with your AWS credentials: make deploy STAGE=prod
 	node_modules/.bin/osls deploy --stage $(STAGE)
 
-lint: ## gofmt and vet
-	@test -z "$$(gofmt -l cmd internal)" || (gofmt -l cmd internal; exit 1)
+lint: ## gofmt, vet (linux and darwin), staticcheck (pinned in tools/go.mod)
+	@test -z "$$(gofmt -l cmd internal tools)" || (gofmt -l cmd internal tools; exit 1)
 	$(GO) vet ./...
+	$(GO) -C tools vet ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=darwin $(GO) vet ./...
+	"$$($(GO) -C tools tool -n staticcheck)" ./...
 
 .PHONY: help deps run test bench build package deploy lint

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,7 +19,7 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runBackfill(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	fs := newFlags("backfill", "backfill [flags]", "Sends identify traits (and with -track, Source Identified events) for every user with touches\nin the window, or for each -user.")
 	since := fs.String("since", "", "only users with a touch at or after this time (RFC 3339 or YYYY-MM-DD)")
 	until := fs.String("until", "", "only users with a touch before this time (RFC 3339 or YYYY-MM-DD)")
 	var users stringList
@@ -63,8 +62,8 @@ func runBackfill(ctx context.Context, args []string) error {
 		}
 	}
 	r := &backfill.Runner{
-		DB: env.DB, TouchesTable: cfg.TouchesTable,
-		People: env.People(), Links: env.Identities(), Sender: sender, Log: log,
+		Touches: env.Touches(),
+		People:  env.People(), Links: env.Identities(), Sender: sender, Log: log,
 		Suppressed: env.Tombstones().IsErased,
 	}
 	sum, runErr := r.Run(ctx, o)

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/attribution-dev/attribution/internal/erase"
+	"github.com/attribution-dev/attribution/internal/event"
 )
 
 // runForget erases a person, as DELETE /api/user/{id} or /api/anonymous/{id} does, with
@@ -25,9 +26,7 @@ func runForget(ctx context.Context, args []string) error {
 			"Prints {\"userId\"|\"anonymousId\", \"removed\": {...}, \"anonymousIds\": [...]} as JSON.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -49,7 +48,7 @@ func forget(ctx context.Context, e *erase.Eraser, user, anonymous string, w io.W
 	if anonymous != "" {
 		id, run = anonymous, e.Anonymous
 	}
-	if msg := erase.CheckID(id); msg != "" {
+	if msg := event.CheckID(id); msg != "" {
 		return errors.New(msg)
 	}
 	res, err := run(ctx, id)

@@ -36,9 +36,7 @@ func runImport(ctx context.Context, args []string) error {
 	noDerive := fs.Bool("no-derive", false, "store events only; derive no touches or identities (in AWS the table's stream does it)")
 	asJSON := fs.Bool("json", false, "also print the summary as JSON on stdout")
 	workers := fs.Int("workers", importer.DefaultWorkers, "chunks of 100 events stored concurrently")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

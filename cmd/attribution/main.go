@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -32,23 +34,44 @@ func commands() []command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command line; it returns the exit status.
+func run(ctx context.Context, args []string) int {
+	if len(args) < 1 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage()
-		return
+		return 0
 	}
 	for _, c := range commands() {
-		if c.name == os.Args[1] {
-			if err := c.run(ctx, os.Args[2:]); err != nil {
+		if c.name == args[0] {
+			err := c.run(ctx, args[1:])
+			switch {
+			case errors.Is(err, flag.ErrHelp): // -h: the flag set has printed the usage
+				return 0
+			case err != nil:
 				fmt.Fprintf(os.Stderr, "attribution %s: %v\n", c.name, err)
-				os.Exit(1)
+				return 1
 			}
-			return
+			return 0
 		}
 	}
-	fmt.Fprintf(os.Stderr, "attribution: unknown command %q\n\n", os.Args[1])
+	fmt.Fprintf(os.Stderr, "attribution: unknown command %q\n\n", args[0])
 	usage()
-	os.Exit(2)
+	return 2
+}
+
+// newFlags is a subcommand's flag set, whose -h prints "usage: attribution SYNOPSIS",
+// what the command does and its flags.
+func newFlags(name, synopsis, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: attribution %s\n\n%s\n\n", synopsis, about)
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 func usage() {

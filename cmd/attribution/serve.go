@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,7 +23,7 @@ import (
 type storeClient = *dynamodb.Client
 
 func runServe(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlags("serve", "serve [flags]", "Runs every route and stream consumer locally, as Lambda and DynamoDB streams would.")
 	port := fs.Int("port", envInt("PORT", 3000), "port to listen on (PORT)")
 	dataDir := fs.String("data", ".data", "directory for local data: dynalite's tables, the Segment outbox, stream failures")
 	startDynalite := fs.Bool("dynalite", false, "start dynalite with its data under -data (ignored when DYNAMODB_ENDPOINT is set)")

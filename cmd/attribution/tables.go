@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -14,7 +13,7 @@ import (
 )
 
 func runTables(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("tables", flag.ContinueOnError)
+	fs := newFlags("tables", "tables", "Creates the tables named by EVENTS_TABLE, IDENTITIES_TABLE and TOUCHES_TABLE, idempotently.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/attribution-dev/attribution/internal/app"
-	"github.com/attribution-dev/attribution/internal/detect"
+	"github.com/attribution-dev/attribution/internal/touches"
 )
 
 func main() {
@@ -19,7 +19,7 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: env.Log,
+	h := &touches.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: env.Log,
 		Realtime: push, Erased: env.Tombstones().EventsErased}
 	lambda.Start(h.Handle)
 }

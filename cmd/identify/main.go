@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/attribution-dev/attribution/internal/app"
-	"github.com/attribution-dev/attribution/internal/identify"
+	"github.com/attribution-dev/attribution/internal/links"
 )
 
 func main() {
@@ -20,6 +20,6 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &identify.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push, Erased: env.Tombstones().EventsErased, Blocked: env.Config.BlockedIDs}
+	h := &links.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push, Erased: env.Tombstones().EventsErased, Blocked: env.Config.BlockedIDs}
 	lambda.Start(h.Handle)
 }

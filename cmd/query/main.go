@@ -20,6 +20,6 @@ func main() {
 		env.Fatal("start", err)
 	}
 	eraser := &erase.Handler{Eraser: env.Eraser(), Log: env.Log}
-	h := &query.Handler{People: env.People(), Log: env.Log, Erase: eraser.Handle, MergeCaps: env.Identities()}
-	lambda.Start(httpapi.RequireAPIKey(env.Config.APIKey, h.Handle))
+	h := &query.Handler{People: env.People(), Log: env.Log, Erase: eraser.Routes(), MergeCaps: env.Identities()}
+	lambda.Start(httpapi.RequireAPIKey(env.Config.APIKey, httpapi.Dispatch(h.Routes()...)))
 }

@@ -23,5 +23,5 @@ func main() {
 		env.Fatal("start", err)
 	}
 	h := &trigger.Handler{People: env.People(), Sender: sender, Event: env.Config.SourceIdentifiedEvent, Log: env.Log, Erased: env.Tombstones().IsErased}
-	lambda.Start(httpapi.RequireAPIKey(env.Config.APIKey, h.Handle))
+	lambda.Start(httpapi.RequireAPIKey(env.Config.APIKey, httpapi.Dispatch(h.Routes()...)))
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/source"
 )
 
-// Trait prefixes of the identify call (DESIGN.md, "Attribution written back to Segment").
+// Trait prefixes of the identify call (README, "Sending attribution to Segment").
 const (
 	PrefixFirst         = "source_first_"
 	PrefixLast          = "source_last_"

@@ -13,7 +13,7 @@ import (
 )
 
 func TestFlattenContractExample(t *testing.T) {
-	// DESIGN.md: {"referrer":{"type":"email","client":"gmail"}} → referrer_type, referrer_client.
+	// The contract's example: {"referrer":{"type":"email","client":"gmail"}} → referrer_type, referrer_client.
 	var d source.Description
 	if err := json.Unmarshal([]byte(`{"referrer":{"type":"email","client":"gmail"}}`), &d); err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func TestTraits(t *testing.T) {
 	}
 }
 
-// TestTraitsContractKeys pins the key names DESIGN.md spells out, independently of the
+// TestTraitsContractKeys pins the key names the README spells out, independently of the
 // table above, so renaming a prefix cannot pass by editing one table.
 func TestTraitsContractKeys(t *testing.T) {
 	got := Traits(Summarize([]Touch{touchAt("a", 0, newsletter())}))

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/attribution-dev/attribution/internal/source"
 )
 
 var (
@@ -115,7 +117,39 @@ func TestTrackMessageIDWithoutMessageID(t *testing.T) {
 	if TrackMessageID("p", a) == TrackMessageID("p", b) {
 		t.Errorf("touches without message ids collapse into one message")
 	}
-	if TrackMessageID("p", a) != TrackMessageID("p", a) {
-		t.Errorf("not stable")
+}
+
+// Every message id we ever sent is pinned here by value: Segment deduplicates by
+// messageId, so a change to the hashing (a field added, an order changed, another
+// encoding) would give every user's history new ids and re-send all of it. If this test
+// fails, that is what the change does; it must be deliberate.
+func TestMessageIDsKnownAnswers(t *testing.T) {
+	at := time.Date(2026, 11, 29, 10, 42, 21, 805_000_000, time.UTC)
+	first := Touch{
+		MessageID:   "ajs-next-1732876941223-quickstart",
+		AnonymousID: "4f0b5c0e-8c2d-4a8e-9a0c-2b6f3f4a9d11",
+		Timestamp:   at,
+		URL:         "https://www.acme.io/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring",
+		Referrer:    "https://www.google.com/",
+		Description: source.Description{
+			Referrer: source.Referrer{Type: source.TypeSearch, Engine: "google"},
+			Campaign: &source.Campaign{Source: "newsletter", Medium: "email", Campaign: "spring"},
+			Channel:  "Email",
+		},
+	}
+	last := Touch{
+		MessageID:   "ajs-next-1732963341000-direct",
+		AnonymousID: "4f0b5c0e-8c2d-4a8e-9a0c-2b6f3f4a9d11",
+		Timestamp:   at.Add(24 * time.Hour),
+		URL:         "https://www.acme.io/",
+		Description: source.Description{Referrer: source.Referrer{Type: source.TypeDirect}, Channel: "Direct"},
+	}
+	summary := Summarize([]Touch{first, last})
+
+	if got, want := IdentifyMessageID("jane.doe+crm@example.com", summary), "attr-identify-faf41e1dd1557087f7238a60a1a05a81"; got != want {
+		t.Errorf("IdentifyMessageID = %q, want %q", got, want)
+	}
+	if got, want := TrackMessageID("jane.doe+crm@example.com", first), "attr-track-8a42fee95370eca5b08dbf9ee8267715"; got != want {
+		t.Errorf("TrackMessageID = %q, want %q", got, want)
 	}
 }

@@ -112,11 +112,7 @@ const (
 	UnassignedChannel = "Unassigned"
 )
 
-const (
-	wwwPrefix       = "www."
-	schemeSeparator = "://"
-	hostTerminators = "/?#"
-)
+const wwwPrefix = "www."
 
 // Credits shares one conversion among touches under model. The touches may be in any
 // order and are not modified.
@@ -330,32 +326,12 @@ func referrerName(r *source.Referrer) string {
 	return cmp.Or(own, r.Engine, r.Network, r.Client, r.Site, r.Assistant)
 }
 
-// host extracts the lower-cased host of a referrer URL without "www.". It parses by hand
-// because referrers are scheme://host/... in practice (browsers send only the origin
-// across sites), and url.Parse would allocate on every touch of every report.
+// host is the host of a referrer URL without "www.", as source reads hosts: lower case,
+// without userinfo, port and trailing dot, and "" for what is no URL.
 func host(u string) string {
-	if i := strings.Index(u, schemeSeparator); i >= 0 {
-		u = u[i+len(schemeSeparator):]
-	} else if strings.HasPrefix(u, "//") {
-		u = u[2:]
+	h := source.Host(u)
+	if len(h) > len(wwwPrefix) && strings.HasPrefix(h, wwwPrefix) {
+		h = h[len(wwwPrefix):]
 	}
-	if i := strings.IndexAny(u, hostTerminators); i >= 0 {
-		u = u[:i]
-	}
-	if i := strings.LastIndexByte(u, '@'); i >= 0 {
-		u = u[i+1:]
-	}
-	if strings.HasPrefix(u, "[") {
-		// IPv6 literal: keep the brackets, drop the port.
-		if i := strings.IndexByte(u, ']'); i >= 0 {
-			u = u[:i+1]
-		}
-	} else if i := strings.LastIndexByte(u, ':'); i >= 0 {
-		u = u[:i]
-	}
-	u = strings.ToLower(u)
-	if len(u) > len(wwwPrefix) && strings.HasPrefix(u, wwwPrefix) {
-		u = u[len(wwwPrefix):]
-	}
-	return u
+	return h
 }

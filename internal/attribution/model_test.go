@@ -362,7 +362,8 @@ func TestHost(t *testing.T) {
 		"example.com/path":                     "example.com",
 		"https://a:b@Sub.Example.COM:443/?q#f": "sub.example.com",
 		"https://[2001:db8::1]:8080/":          "[2001:db8::1]",
-		"https://www./":                        "www.",
+		"https://www./":                        "www", // "www." is the host "www", written fully qualified
+		"https://exa mple.com/":                "",    // no host: the source is (direct)
 		"https://www2.example.com/":            "www2.example.com",
 	}
 	for in, want := range tests {

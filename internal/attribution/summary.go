@@ -56,9 +56,8 @@ func Summarize(touches []Touch) Summary {
 // type is direct (or internal, or missing) and it carries no utm_* campaign parameter.
 //
 // A campaign wins over a direct referrer because a tagged newsletter link opened in a
-// desktop mail app arrives without a referrer yet was plainly sent by the newsletter
-// (DESIGN.md, "Touches"). Internal and empty types count as direct because neither names
-// an acquisition source: touches should never be internal, and an empty type is a touch
+// desktop mail app arrives without a referrer yet was plainly sent by the newsletter.
+// Internal and empty types count as direct because neither names an acquisition source: touches should never be internal, and an empty type is a touch
 // stored without a description. Every other type, unknown included, means a referrer
 // was seen, so it is a source.
 func IsDirect(d source.Description) bool {

@@ -11,7 +11,7 @@ import (
 )
 
 // Touch is the entry of a visit: a page view whose description is not internal
-// (DESIGN.md, "Touches"). MessageID is the page event's messageId.
+// (source.IsNewTouch). MessageID is the page event's messageId.
 type Touch struct {
 	MessageID   string             `json:"messageId"`
 	AnonymousID string             `json:"anonymousId,omitempty"`

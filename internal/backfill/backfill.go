@@ -1,7 +1,8 @@
 // Package backfill sends attribution to Segment for many users at once: after a
-// historic import, or when the traits contract changes. It reuses the trigger's
-// message builders, so a backfill and a trigger of the same touches send the same
-// messageIds, and rerunning a backfill is recognisably the same messages downstream.
+// historic import, or when the traits contract changes. It builds its messages as the
+// /segment routes do (attribution.Identify, attribution.UserTrack), so a backfill and a
+// trigger of the same touches send the same messageIds, and rerunning a backfill is
+// recognisably the same messages downstream.
 package backfill
 
 import (
@@ -9,19 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
-	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/attribution-dev/attribution/internal/attribution"
-	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
-	"github.com/attribution-dev/attribution/internal/trigger"
+	"golang.org/x/time/rate"
 )
 
 // Options select whom to send for and how.
@@ -68,19 +65,18 @@ type Links interface {
 	ByAnonymous(ctx context.Context, anonymousID string) ([]store.Link, error)
 }
 
-// Sender sends messages synchronously (segment.Client does).
-type Sender interface {
-	Send(ctx context.Context, msgs []segment.Message) []segment.Result
+// Touches finds whom a backfill is for (store.Touches does).
+type Touches interface {
+	PeopleInWindow(ctx context.Context, since, until time.Time) (userIDs, anonymousIDs []string, err error)
 }
 
 // Runner runs backfills.
 type Runner struct {
-	DB           *dynamodb.Client
-	TouchesTable string
-	People       People
-	Links        Links
-	Sender       Sender
-	Log          *slog.Logger
+	Touches Touches
+	People  People
+	Links   Links
+	Sender  segment.Sender
+	Log     *slog.Logger
 	// Suppressed, when set, keeps erased users out of the backfill.
 	Suppressed func(ctx context.Context, userID string) (bool, error)
 }
@@ -96,7 +92,7 @@ func (r *Runner) Run(ctx context.Context, o Options) (Summary, error) {
 		o.Chunk = 200
 	}
 	if o.Event == "" {
-		o.Event = trigger.DefaultEvent
+		o.Event = config.DefaultSourceEvent
 	}
 	users := slices.Clone(o.Users)
 	if len(users) == 0 {
@@ -126,7 +122,7 @@ func (r *Runner) Run(ctx context.Context, o Options) (Summary, error) {
 			}
 		}
 		if !o.DryRun && len(msgs) > 0 {
-			if err := limiter.wait(ctx, len(msgs)); err != nil {
+			if err := waitN(ctx, limiter, len(msgs)); err != nil {
 				return sum, fmt.Errorf("backfill: %w", err)
 			}
 			for _, res := range r.Sender.Send(ctx, msgs) {
@@ -173,7 +169,7 @@ func (r *Runner) messages(ctx context.Context, users []string, o Options) ([]seg
 		if err != nil {
 			return nil, 0, fmt.Errorf("backfill user %s: %w", u, err)
 		}
-		identify, ok := trigger.Identify(u, touches)
+		identify, ok := attribution.Identify(u, touches)
 		if !ok {
 			skipped++
 			continue
@@ -182,7 +178,7 @@ func (r *Runner) messages(ctx context.Context, users []string, o Options) ([]seg
 		if o.Track {
 			for _, t := range touches {
 				if inWindow(t.Timestamp, o.Since, o.Until) {
-					msgs = append(msgs, trigger.UserTrack(u, o.Event, t))
+					msgs = append(msgs, attribution.UserTrack(u, o.Event, t))
 				}
 			}
 		}
@@ -190,126 +186,49 @@ func (r *Runner) messages(ctx context.Context, users []string, o Options) ([]seg
 	return msgs, skipped, nil
 }
 
-// usersWithTouches reads the touches table once, in parallel segments, for the touches
-// in the window, and maps their visitors to users. This is the product's only Scan: an
-// operator's batch job that visits every touch anyway, never a request path.
+// usersWithTouches finds the users with a touch in the window: those whose touches carry
+// their userId, and those an anonymous visitor in the window was linked to.
 func (r *Runner) usersWithTouches(ctx context.Context, since, until time.Time) ([]string, error) {
-	const segments = 4
-	var (
-		mu    sync.Mutex
-		users = map[string]bool{}
-		anons = map[string]bool{}
-		wg    sync.WaitGroup
-		errs  = make([]error, segments)
-	)
-	for seg := range segments {
-		wg.Go(func() {
-			in := &dynamodb.ScanInput{
-				TableName:                aws.String(r.TouchesTable),
-				Segment:                  aws.Int32(int32(seg)),
-				TotalSegments:            aws.Int32(segments),
-				ProjectionExpression:     aws.String("#a, #u, #t"),
-				ExpressionAttributeNames: map[string]string{"#a": store.AttrAnonymousID, "#u": store.AttrUserID, "#t": store.AttrTimestamp},
-			}
-			if filter, values := windowFilter(since, until); filter != "" {
-				in.FilterExpression, in.ExpressionAttributeValues = aws.String(filter), values
-			}
-			p := dynamodb.NewScanPaginator(r.DB, in)
-			for p.HasMorePages() {
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					errs[seg] = fmt.Errorf("scan touches segment %d: %w", seg, err)
-					return
-				}
-				mu.Lock()
-				for _, item := range page.Items {
-					if u := str(item, store.AttrUserID); u != "" {
-						users[u] = true
-					} else if a := str(item, store.AttrAnonymousID); a != "" {
-						anons[a] = true
-					}
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	users, anons, err := r.Touches.PeopleInWindow(ctx, since, until)
+	if err != nil {
 		return nil, err
 	}
-	for a := range anons {
+	for _, a := range anons {
 		links, err := r.Links.ByAnonymous(ctx, a)
 		if err != nil {
 			return nil, fmt.Errorf("users of anonymous id %s: %w", a, err)
 		}
 		for _, l := range links {
-			users[l.UserID] = true
+			users = append(users, l.UserID)
 		}
 	}
-	out := make([]string, 0, len(users))
-	for u := range users {
-		out = append(out, u)
-	}
-	return out, nil
-}
-
-func windowFilter(since, until time.Time) (string, map[string]types.AttributeValue) {
-	values := map[string]types.AttributeValue{}
-	var conds []string
-	if !since.IsZero() {
-		values[":since"] = &types.AttributeValueMemberS{Value: since.UTC().Format(event.TimeLayout)}
-		conds = append(conds, "#t >= :since")
-	}
-	if !until.IsZero() {
-		values[":until"] = &types.AttributeValueMemberS{Value: until.UTC().Format(event.TimeLayout)}
-		conds = append(conds, "#t < :until")
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	filter := conds[0]
-	if len(conds) == 2 {
-		filter += " AND " + conds[1]
-	}
-	return filter, values
+	return users, nil
 }
 
 func inWindow(t, since, until time.Time) bool {
 	return (since.IsZero() || !t.Before(since)) && (until.IsZero() || t.Before(until))
 }
 
-func str(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
+// newLimiter lets at most perSecond messages go out per second on average (0: no
+// limit). Its burst is one second's worth, so a chunk larger than that waits in steps.
+func newLimiter(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
+		return rate.NewLimiter(rate.Inf, 0)
 	}
-	return ""
+	return rate.NewLimiter(rate.Limit(perSecond), max(1, int(math.Ceil(perSecond))))
 }
 
-// limiter spaces sends so that at most rate messages go out per second on average.
-type limiter struct {
-	rate float64
-	next time.Time
-}
-
-func newLimiter(rate float64) *limiter { return &limiter{rate: rate} }
-
-func (l *limiter) wait(ctx context.Context, n int) error {
-	if l.rate <= 0 {
+// waitN waits until n messages may go out.
+func waitN(ctx context.Context, l *rate.Limiter, n int) error {
+	if l.Limit() == rate.Inf {
 		return nil
 	}
-	now := time.Now()
-	if l.next.Before(now) {
-		l.next = now
+	for n > 0 {
+		step := min(n, max(1, l.Burst()))
+		if err := l.WaitN(ctx, step); err != nil {
+			return err
+		}
+		n -= step
 	}
-	delay := l.next.Sub(now)
-	l.next = l.next.Add(time.Duration(float64(n) / l.rate * float64(time.Second)))
-	if delay <= 0 {
-		return nil
-	}
-	select {
-	case <-time.After(delay):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }

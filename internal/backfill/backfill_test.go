@@ -61,7 +61,7 @@ func newEnv(t *testing.T) *env {
 		Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }})
 	require.NoError(t, err)
 	return &env{fake: fake, runner: &backfill.Runner{
-		DB: db, TouchesTable: tables.Touches, Links: identities, Sender: client, Log: quiet,
+		Touches: touches, Links: identities, Sender: client, Log: quiet,
 		People: &people.Resolver{Identities: identities, Touches: touches, Events: store.NewEvents(db, tables.Events)},
 	}}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/event"
 )
 
-// Config is every setting of DESIGN.md's "Configuration" contract.
+// Config is every setting the README's "Configuration" lists.
 type Config struct {
 	Region           string
 	Stage            string
@@ -126,12 +126,6 @@ func RequireInLambda(lookup func(string) (string, bool), names ...string) error 
 		return fmt.Errorf("missing required environment variable(s): %s", strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// InLambda reports whether the process runs inside AWS Lambda (or its emulator).
-func InLambda() bool {
-	_, ok := os.LookupEnv("AWS_LAMBDA_FUNCTION_NAME")
-	return ok
 }
 
 func splitList(s string) []string {

@@ -313,11 +313,11 @@ type emulated struct {
 	stop func()
 }
 
-// rieBinary is the emulator pinned in go.mod as a tool (`go tool -n` builds and caches it).
+// rieBinary is the emulator pinned as a tool in tools/go.mod (`go tool -n` builds and caches it).
 func rieBinary(t *testing.T, root string) string {
 	t.Helper()
 	cmd := exec.Command("go", "tool", "-n", "aws-lambda-rie")
-	cmd.Dir = root
+	cmd.Dir = filepath.Join(root, "tools")
 	out, err := cmd.Output()
 	require.NoError(t, err, "go tool -n aws-lambda-rie")
 	return strings.TrimSpace(string(out))
@@ -353,7 +353,7 @@ func launchRIE(t *testing.T, rie, dir string, env []string) (*emulated, string, 
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithUs()
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("start aws-lambda-rie: %w", err)
 	}

@@ -25,6 +25,7 @@ var launchJS string
 type Server struct {
 	Endpoint string
 	cmd      *exec.Cmd
+	lifeline *os.File // write end of dynalite's stdin: when it closes, dynalite exits
 	exited   chan struct{}
 	err      error // why the process ended; read only after exited is closed
 }
@@ -74,14 +75,29 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	cmd := exec.Command("node", "-e", launchJS, "--", index, string(optsJSON))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.ExtraFiles = []*os.File{portW}
-	// Kill dynalite with us even when we die without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	err = cmd.Start()
-	portW.Close() // the child holds its own copy; EOF on portR now means it is gone
+	// Kill dynalite with us even when we die without cleaning up: only we hold the write
+	// end of its stdin, so when we die, however we die, the kernel closes it and dynalite
+	// reads EOF and exits (launch.js). This works on every platform; Linux's Pdeathsig
+	// (sysProcAttr) is quicker still.
+	lifeR, lifeW, err := os.Pipe()
 	if err != nil {
+		portW.Close()
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
-	s := &Server{cmd: cmd, exited: make(chan struct{})}
+	cmd.Stdin = lifeR
+	cmd.SysProcAttr = sysProcAttr()
+	err = cmd.Start()
+	portW.Close() // the child holds its own copy; EOF on portR now means it is gone
+	lifeR.Close()
+	if err != nil {
+		lifeW.Close()
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
+	s := &Server{cmd: cmd, lifeline: lifeW, exited: make(chan struct{})}
+	go func() {
+		<-s.exited
+		s.lifeline.Close()
+	}()
 	go func() {
 		s.err = cmd.Wait()
 		close(s.exited)

@@ -76,3 +76,20 @@ func TestEachStartGetsItsOwnServer(t *testing.T) {
 		seen[s.Endpoint] = true
 	}
 }
+
+// Where Pdeathsig does not exist (macOS), dynalite must still not outlive us: when our
+// end of its stdin closes, as the kernel does when we die, it exits.
+func TestExitsWhenItsParentsPipeCloses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Options{})
+	require.NoError(t, err)
+	defer s.Stop()
+
+	require.NoError(t, s.lifeline.Close())
+	select {
+	case <-s.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatal("dynalite still runs 10s after its stdin closed")
+	}
+}

@@ -17,6 +17,12 @@ process.on('uncaughtException', (err) => {
   process.exit(1)
 })
 
+// Our stdin is a pipe whose only writer is the Go process that started us: EOF means it
+// is gone, however it ended, and dynalite must not outlive it.
+process.stdin.on('end', () => process.exit(0))
+process.stdin.on('error', () => process.exit(0))
+process.stdin.resume()
+
 const server = require(indexPath)(options)
 server.listen(options.port, options.host, () => {
   const { port } = server.address()

@@ -2,14 +2,12 @@ package erase
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
 )
 
@@ -18,9 +16,6 @@ const (
 	UserPath      = "/api/user/{id}"
 	AnonymousPath = "/api/anonymous/{id}"
 )
-
-// maxID matches what the events table accepts for an id.
-const maxID = 1024
 
 // Handler serves DELETE /api/user/{id} and DELETE /api/anonymous/{id}.
 //
@@ -41,11 +36,6 @@ func (h *Handler) Routes() []httpapi.Route {
 	}
 }
 
-// Handle dispatches on the route key.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Dispatch(h.Routes()...)(ctx, req)
-}
-
 // User serves DELETE /api/user/{id}.
 func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return h.serve(ctx, req, h.Eraser.User)
@@ -58,7 +48,7 @@ func (h *Handler) Anonymous(ctx context.Context, req events.APIGatewayV2HTTPRequ
 
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, erase func(context.Context, string) (Result, error)) (events.APIGatewayV2HTTPResponse, error) {
 	id := httpapi.PathParam(req, "id")
-	if msg := CheckID(id); msg != "" {
+	if msg := event.CheckID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
 	res, err := erase(ctx, id)
@@ -67,17 +57,4 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 		return httpapi.Internal(ctx, h.Log, req, "could not finish the erasure; retry, it resumes where it stopped", err), nil
 	}
 	return httpapi.JSON(http.StatusOK, res), nil
-}
-
-// CheckID returns why id cannot be erased, or "".
-func CheckID(id string) string {
-	switch {
-	case strings.TrimSpace(id) == "":
-		return "id is required"
-	case len(id) > maxID:
-		return fmt.Sprintf("id is longer than %d bytes", maxID)
-	case !utf8.ValidString(id):
-		return "id is not valid UTF-8"
-	}
-	return ""
 }

@@ -30,7 +30,7 @@ func TestQueryLambdaServesErasure(t *testing.T) {
 	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
 	env := app.Env{Config: cfg, DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	eraser := &erase.Handler{Eraser: env.Eraser(), Log: env.Log}
-	h := httpapi.RequireAPIKey("k", (&query.Handler{People: env.People(), Log: env.Log, Erase: eraser.Handle}).Handle)
+	h := httpapi.RequireAPIKey("k", httpapi.Dispatch((&query.Handler{People: env.People(), Log: env.Log, Erase: eraser.Routes()}).Routes()...))
 
 	call := func(route, id, key string) (int, map[string]any) {
 		req := events.APIGatewayV2HTTPRequest{RouteKey: route, PathParameters: map[string]string{"id": id}, Headers: map[string]string{"x-api-key": key}}
@@ -58,7 +58,7 @@ func TestQueryLambdaServesErasure(t *testing.T) {
 
 	// Without an erase handler, the query Lambda has no DELETE route.
 	bare := &query.Handler{People: env.People(), Log: env.Log}
-	resp, err := bare.Handle(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "DELETE /api/user/{id}"})
+	resp, err := httpapi.Dispatch(bare.Routes()...)(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: "DELETE /api/user/{id}"})
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 }

@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/attribution-dev/attribution/internal/clip"
 )
 
 // Types Segment sends through its Webhooks destination.
@@ -164,7 +167,7 @@ func (b *Blocklist) fromWire(raw []byte, w *wire) (ev Event, blocked []string, e
 	switch ev.Type {
 	case TypePage, TypeTrack, TypeIdentify, TypeScreen, TypeGroup, TypeAlias:
 	default:
-		return Event{}, blocked, invalid("type %q is not one of page, track, identify, screen, group, alias", truncate(*w.Type, 40))
+		return Event{}, blocked, invalid("type %q is not one of page, track, identify, screen, group, alias", clip.String(*w.Type, 40))
 	}
 
 	ev.AnonymousID = strings.TrimSpace(w.AnonymousID.value)
@@ -272,7 +275,7 @@ func eventTime(w *wire) (time.Time, string, error) {
 	if w.Timestamp != nil && *w.Timestamp != "" {
 		t, err := ParseTime(*w.Timestamp)
 		if err != nil {
-			return time.Time{}, "", invalid("timestamp %q is not an ISO-8601 date-time", truncate(*w.Timestamp, 40))
+			return time.Time{}, "", invalid("timestamp %q is not an ISO-8601 date-time", clip.String(*w.Timestamp, 40))
 		}
 		return t, FromTimestamp, nil
 	}
@@ -293,6 +296,20 @@ func eventTime(w *wire) (time.Time, string, error) {
 // MaxIDLength bounds person and group ids: they become DynamoDB key values (2 KB for a
 // partition key, 1 KB for a sort key), and no real id comes near it.
 const MaxIDLength = 1024
+
+// CheckID returns why id, as a route or a command names a person, is refused, or "".
+// Such an id must be one an event could have been stored under.
+func CheckID(id string) string {
+	switch {
+	case strings.TrimSpace(id) == "":
+		return "id is required"
+	case len(id) > MaxIDLength:
+		return fmt.Sprintf("id is longer than %d bytes", MaxIDLength)
+	case !utf8.ValidString(id):
+		return "id is not valid UTF-8"
+	}
+	return ""
+}
 
 func checkIDLength(name, v string) error {
 	if len(v) > MaxIDLength {
@@ -316,7 +333,7 @@ func ParseTime(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("parse time %q: not ISO-8601", truncate(s, 40))
+	return time.Time{}, fmt.Errorf("parse time %q: not ISO-8601", clip.String(s, 40))
 }
 
 // deriveMessageID hashes the canonical body: keys sorted (encoding/json sorts map keys)
@@ -350,11 +367,7 @@ func describeJSONError(err error) string {
 	if errors.As(err, &syntaxErr) {
 		return "malformed JSON at byte " + strconv.FormatInt(syntaxErr.Offset, 10)
 	}
-	msg := err.Error()
-	if strings.HasPrefix(msg, "json: ") {
-		msg = msg[len("json: "):]
-	}
-	return msg
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 func friendlyType(kind string) string {
@@ -363,11 +376,4 @@ func friendlyType(kind string) string {
 		return "JSON object"
 	}
 	return kind
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

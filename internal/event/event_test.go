@@ -166,3 +166,11 @@ func TestParseTimeForms(t *testing.T) {
 		assert.Error(t, err, s)
 	}
 }
+
+// Error messages quote what was sent, shortened: never by cutting a character in two.
+func TestRefusalsQuoteWholeCharacters(t *testing.T) {
+	_, err := Parse([]byte(`{"type":"` + strings.Repeat("a", 39) + `€€","userId":"u","timestamp":"2026-01-01T00:00:00Z"}`))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), strings.Repeat("a", 39)+"…")
+	assert.NotContains(t, err.Error(), `\x`, "no broken UTF-8 in the message")
+}

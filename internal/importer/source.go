@@ -2,7 +2,6 @@ package importer
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -49,13 +48,6 @@ func File(path string) (Source, error) {
 		size = fi.Size()
 	}
 	return Source{Name: path, Size: size, Open: func() (io.ReadCloser, error) { return os.Open(path) }}, nil
-}
-
-// Bytes is a source backed by memory, for tests and benchmarks.
-func Bytes(name string, b []byte) Source {
-	return Source{Name: name, Size: int64(len(b)), Open: func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(b)), nil
-	}}
 }
 
 // lines reads a source line by line, gunzipping when the content starts with gzip's

@@ -17,10 +17,10 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/store"
 )
 
@@ -200,12 +200,16 @@ func (h *Handler) storeAll(ctx context.Context, evs []event.Event) ([]bool, erro
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	err := parallel.Each(ctx, len(evs), workers, func(ctx context.Context, i int) error {
-		ok, err := h.Store.Put(ctx, evs[i])
-		stored[i] = ok
-		return err
-	})
-	if err != nil {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i, ev := range evs {
+		g.Go(func() error {
+			ok, err := h.Store.Put(ctx, ev)
+			stored[i] = ok
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("store %d events: %w", len(evs), err)
 	}
 	return stored, nil
@@ -226,13 +230,6 @@ func verifySignature(body []byte, signature, secret string) string {
 		return "X-Signature does not match the body"
 	}
 	return ""
-}
-
-// Sign is the X-Signature Segment sends for body: lowercase hex HMAC-SHA1.
-func Sign(body []byte, secret string) string {
-	mac := hmac.New(sha1.New, []byte(secret))
-	mac.Write(body)
-	return hex.EncodeToString(mac.Sum(nil))
 }
 
 var (

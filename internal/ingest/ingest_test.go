@@ -126,6 +126,41 @@ func TestForgedOrMissingSignatureStoresNothing(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status)
 }
 
+// The signature is pinned by a vector our own code did not compute, so a change to how
+// we sign or verify cannot pass by agreeing with itself. Computed with
+//
+//	printf '%s' "$body" | openssl dgst -sha1 -hmac whsec-test-0123456789
+func TestSignatureKnownAnswer(t *testing.T) {
+	const (
+		body = `{"type":"page","messageId":"kat-1","anonymousId":"a-1","timestamp":"2026-11-29T10:42:21.805Z","properties":{"url":"https://acme.io/","referrer":"https://www.google.com/"}}`
+		want = "460c9b9063a2d1531f1d407aeb3a88d45b43271f"
+	)
+	require.Equal(t, "whsec-test-0123456789", secret)
+	assert.Equal(t, want, ingest.Sign([]byte(body), secret))
+
+	h, _, _ := newHandler(t, secret)
+	status, out := post(t, h, []byte(body), map[string]string{"x-signature": want})
+	assert.Equal(t, http.StatusOK, status, out)
+	assert.Equal(t, float64(1), out["stored"])
+	status, _ = post(t, h, []byte(body), map[string]string{"x-signature": strings.ToUpper(want)})
+	assert.Equal(t, http.StatusOK, status, "hex is case-insensitive")
+}
+
+// A webhook as API Gateway delivered it (testdata/apigateway): base64 body, lower-case
+// headers, the signature computed by openssl over the decoded body.
+func TestCapturedWebhookRequest(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "apigateway", "post-events-base64.json"))
+	require.NoError(t, err)
+	var req events.APIGatewayV2HTTPRequest
+	require.NoError(t, json.Unmarshal(b, &req))
+
+	h, _, _ := newHandler(t, secret)
+	resp, err := h.Handle(context.Background(), req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+	assert.JSONEq(t, `{"received":1,"stored":1,"duplicates":0,"suppressed":0,"storedIds":["ajs-next-1732876941223-quickstart"],"duplicateIds":[],"blockedIds":0}`, resp.Body)
+}
+
 func TestReplayingAThousandEventsThreeTimesStoresAThousand(t *testing.T) {
 	h, db, tables := newHandler(t, "")
 	var batch []string

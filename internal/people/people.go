@@ -13,8 +13,8 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // IdentityStore lists identity links.
@@ -170,7 +170,12 @@ func (r *Resolver) each(ctx context.Context, n int, fn func(ctx context.Context,
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	return parallel.Each(ctx, n, workers, fn)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := range n {
+		g.Go(func() error { return fn(ctx, i) })
+	}
+	return g.Wait()
 }
 
 // UserTouches is every touch of userID over all its linked ids, oldest first.

@@ -38,16 +38,13 @@ const (
 	MaxLimit     = 1000
 )
 
-// maxID matches what the events table accepts for an id.
-const maxID = 1024
-
 // Handler serves the query routes.
 type Handler struct {
 	People *people.Resolver
 	Log    *slog.Logger
-	// Erase, when set, serves DELETE /api/user/{id} and DELETE /api/anonymous/{id}
-	// (erase.Handler.Handle): the query Lambda serves the erasure routes too.
-	Erase httpapi.Handler
+	// Erase, when set, are DELETE /api/user/{id} and DELETE /api/anonymous/{id}
+	// (erase.Handler.Routes): the query Lambda serves the erasure routes too.
+	Erase []httpapi.Route
 	// MergeCaps, when set, adds each person's merge cap to the answer (mergeCap).
 	MergeCaps MergeCaps
 }
@@ -132,17 +129,7 @@ func (h *Handler) Routes() []httpapi.Route {
 		{Method: http.MethodGet, Path: AnonymousPath, Handler: h.Anonymous},
 		{Method: http.MethodGet, Path: AttributionPath, Handler: h.Attribution},
 	}
-	if h.Erase != nil {
-		routes = append(routes,
-			httpapi.Route{Method: http.MethodDelete, Path: UserPath, Handler: h.Erase},
-			httpapi.Route{Method: http.MethodDelete, Path: AnonymousPath, Handler: h.Erase})
-	}
-	return routes
-}
-
-// Handle dispatches on the route key, so one Lambda serves every query route.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Dispatch(h.Routes()...)(ctx, req)
+	return append(routes, h.Erase...)
 }
 
 // User serves GET /api/user/{id}.
@@ -204,7 +191,7 @@ func (h *Handler) person(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	resolve func(ctx context.Context, id string) (person, func(Profile) any, error),
 ) (events.APIGatewayV2HTTPResponse, error) {
 	id := httpapi.PathParam(req, "id")
-	if msg := checkID(id); msg != "" {
+	if msg := event.CheckID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
 	limit, msg := parseLimit(req.QueryStringParameters["limit"])
@@ -239,7 +226,7 @@ func (h *Handler) person(ctx context.Context, req events.APIGatewayV2HTTPRequest
 // Attribution serves GET /api/user/{id}/attribution?model=M[&halfLifeDays=D][&until=T].
 func (h *Handler) Attribution(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	id := httpapi.PathParam(req, "id")
-	if msg := checkID(id); msg != "" {
+	if msg := event.CheckID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
 	q := req.QueryStringParameters
@@ -340,16 +327,6 @@ func parseLimit(v string) (int, string) {
 		return 0, fmt.Sprintf("limit must be a whole number from 1 to %d", MaxLimit)
 	}
 	return n, ""
-}
-
-func checkID(id string) string {
-	switch {
-	case strings.TrimSpace(id) == "":
-		return "id is required"
-	case len(id) > maxID:
-		return fmt.Sprintf("id is longer than %d bytes", maxID)
-	}
-	return ""
 }
 
 func nonNil(links []store.Link) []store.Link {

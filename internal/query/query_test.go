@@ -540,7 +540,7 @@ func TestHandleDispatchesOnTheRouteKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := e.handler.Handle(ctx, tt.req)
+			resp, err := httpapi.Dispatch(e.handler.Routes()...)(ctx, tt.req)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, resp.StatusCode, resp.Body)
 		})

@@ -18,7 +18,6 @@ import (
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
-	"github.com/attribution-dev/attribution/internal/trigger"
 )
 
 // livePeople is a person's touches as they change while pushes run.
@@ -91,14 +90,14 @@ func TestTheLastIdentifyCarriesTheCurrentTraitsAfterRetries(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				assert.NoError(t, first.PushUsers(context.Background(), []string{"u1"}))
+				assert.Empty(t, first.Failures(context.Background(), []string{"u1"}, nil))
 			}()
 			require.Eventually(t, func() bool { return len(fake.Requests()) == 1 }, 5*time.Second, 5*time.Millisecond, "the first push met the 429")
 			ppl.set("u1", current...)
-			assert.NoError(t, second.PushUsers(context.Background(), []string{"u1"}))
+			assert.Empty(t, second.Failures(context.Background(), []string{"u1"}, nil))
 			wg.Wait()
 
-			want, ok := trigger.Identify("u1", current)
+			want, ok := attribution.Identify("u1", current)
 			require.True(t, ok)
 			got := lastIdentify(t, fake, "u1")
 			assert.Equal(t, want.Traits["source_last_referrer_type"], got.Traits["source_last_referrer_type"])

@@ -1,7 +1,7 @@
 // Package realtime pushes a user's attribution to Segment as it changes (REALTIME): the
 // stream consumers store a batch's touches and identity links, then hand the affected
 // userIds to Pusher.Push, which recomputes each user's identify message exactly as the
-// trigger route builds it (trigger.Identify) and sends it when it differs from the last
+// trigger route builds it (attribution.Identify) and sends it when it differs from the last
 // one Segment acknowledged.
 //
 // "Differs" is decided by messageId: attribution.IdentifyMessageID hashes the userId and
@@ -34,11 +34,10 @@ import (
 	"time"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
-	"github.com/attribution-dev/attribution/internal/trigger"
+	"golang.org/x/sync/errgroup"
 )
 
 // People finds a user's touches over every linked id, oldest first (people.Resolver does).
@@ -57,14 +56,10 @@ type States interface {
 	Put(ctx context.Context, st store.PushState) (bool, error)
 }
 
-// Sender delivers messages synchronously, reporting per message (segment.Client does).
-type Sender = trigger.Sender
-
 var (
 	_ People = (*people.Resolver)(nil)
 	_ Links  = (*store.Identities)(nil)
 	_ States = (*store.PushStates)(nil)
-	_ Sender = (*segment.Client)(nil)
 )
 
 // DefaultConcurrency bounds the users resolved at once in one Push.
@@ -74,7 +69,7 @@ const DefaultConcurrency = 8
 type Pusher struct {
 	People People
 	Links  Links
-	Sender Sender
+	Sender segment.Sender
 	State  States
 	Log    *slog.Logger
 	// Suppressed, when set, is asked before anything is sent for a user; true means the
@@ -154,16 +149,6 @@ type Result struct {
 	Err    error
 }
 
-// Affected lists the users a stored touch changes: the page event's userId, if any,
-// and every user its anonymous id is linked to.
-func (p *Pusher) Affected(ctx context.Context, t attribution.Touch) ([]string, error) {
-	linked, err := p.Linked(ctx, t.AnonymousID)
-	if err != nil {
-		return nil, fmt.Errorf("users of touch %s: %w", t.MessageID, err)
-	}
-	return WithUser(t.UserID, linked), nil
-}
-
 // Linked lists the users anonymousID is linked to (none for "").
 func (p *Pusher) Linked(ctx context.Context, anonymousID string) ([]string, error) {
 	if anonymousID == "" {
@@ -192,17 +177,6 @@ func WithUser(userID string, users []string) []string {
 		}
 	}
 	return out
-}
-
-// PushUsers is Push without fresh touches, failing with every user's error joined.
-func (p *Pusher) PushUsers(ctx context.Context, userIDs []string) error {
-	var errs []error
-	for _, r := range p.Push(ctx, userIDs, nil) {
-		if r.Err != nil {
-			errs = append(errs, r.Err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Failures is Push reduced to the users it failed for, the shape a stream consumer's
@@ -294,7 +268,7 @@ func (p *Pusher) supersede(ctx context.Context, u, stale string) error {
 	if err != nil {
 		return fmt.Errorf("resend current traits: %w", err)
 	}
-	msg, ok := trigger.Identify(u, touches)
+	msg, ok := attribution.Identify(u, touches)
 	if !ok || msg.MessageID == stale {
 		return nil
 	}
@@ -312,7 +286,7 @@ func (p *Pusher) prepare(ctx context.Context, u string, fresh []attribution.Touc
 		return segment.Message{}, 0, Failed, fmt.Errorf("push attribution of %s: %w", u, err)
 	}
 	touches = merge(touches, fresh)
-	msg, ok := trigger.Identify(u, touches)
+	msg, ok := attribution.Identify(u, touches)
 	if !ok {
 		return msg, 0, NoTouches, nil
 	}
@@ -370,10 +344,12 @@ func (p *Pusher) each(n int, fn func(i int)) {
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	_ = parallel.Each(context.Background(), n, workers, func(_ context.Context, i int) error {
-		fn(i)
-		return nil
-	})
+	var g errgroup.Group
+	g.SetLimit(workers)
+	for i := range n {
+		g.Go(func() error { fn(i); return nil })
+	}
+	_ = g.Wait() // fn reports each outcome itself
 }
 
 func distinct(ids []string) []string {

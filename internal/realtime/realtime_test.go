@@ -112,5 +112,5 @@ func TestPushOutcomes(t *testing.T) {
 	failed := p.Failures(ctx, []string{"u1", "u2"}, nil)
 	require.Len(t, failed, 1)
 	assert.ErrorContains(t, failed["u2"], "dynamodb down")
-	assert.ErrorContains(t, p.PushUsers(ctx, []string{"u2"}), "push attribution of u2")
+	assert.ErrorContains(t, p.Failures(ctx, []string{"u2"}, nil)["u2"], "push attribution of u2")
 }

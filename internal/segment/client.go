@@ -16,8 +16,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/attribution-dev/attribution/internal/backoff"
+	"github.com/attribution-dev/attribution/internal/jsonl"
+	"golang.org/x/sync/errgroup"
 )
 
 const (
@@ -116,7 +119,7 @@ func (c Config) withDefaults() Config {
 		c.Now = time.Now
 	}
 	if c.Sleep == nil {
-		c.Sleep = sleep
+		c.Sleep = backoff.Sleep
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
@@ -219,6 +222,14 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("segment answered %d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Body)
 }
 
+// Sender delivers messages synchronously and reports per message: what the /segment
+// routes, real-time pushes and backfills need of a Client, and what their tests fake.
+type Sender interface {
+	Send(ctx context.Context, msgs []Message) []Result
+}
+
+var _ Sender = (*Client)(nil)
+
 // Send delivers msgs and returns one Result per message, in the order of msgs.
 //
 // Invalid messages (see ErrInvalidMessage) are refused and the rest are still sent.
@@ -243,12 +254,10 @@ func (c *Client) Send(ctx context.Context, msgs []Message) []Result {
 		valid = append(valid, encoded{index: i, id: m.MessageID, key: key, raw: raw})
 	}
 
-	sem := make(chan struct{}, c.cfg.Concurrency)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(c.cfg.Concurrency)
 	for bi, batch := range pack(valid) {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			out := c.sendBatch(ctx, bi, batch)
 			// Each batch owns distinct indexes, so these writes do not race.
 			for _, m := range batch {
@@ -257,32 +266,11 @@ func (c *Client) Send(ctx context.Context, msgs []Message) []Result {
 					Attempts: out.attempts, StatusCode: out.status, Err: out.err,
 				}
 			}
+			return nil // each batch's outcome is in its results
 		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return results
-}
-
-// Failed returns the results of messages that were not sent, in order.
-func Failed(results []Result) []Result {
-	var failed []Result
-	for _, r := range results {
-		if !r.Sent {
-			failed = append(failed, r)
-		}
-	}
-	return failed
-}
-
-// Err summarises results as one error for callers that only need to know whether
-// everything was sent: nil if so, else the count and the first failure.
-func Err(results []Result) error {
-	failed := Failed(results)
-	if len(failed) == 0 {
-		return nil
-	}
-	return fmt.Errorf("segment: %d of %d messages not sent, first %q: %w",
-		len(failed), len(results), failed[0].MessageID, failed[0].Err)
 }
 
 type outcome struct {
@@ -293,8 +281,7 @@ type outcome struct {
 
 func (c *Client) sendBatch(ctx context.Context, bi int, batch []encoded) outcome {
 	if c.DryRun() {
-		line := append(buildBody(batch, c.cfg.Now()), '\n')
-		if err := appendOutbox(c.cfg.OutboxPath, line); err != nil {
+		if err := jsonl.Append(c.cfg.OutboxPath, buildBody(batch, c.cfg.Now())); err != nil {
 			return outcome{err: fmt.Errorf("send batch %d (dry run): %w", bi, err)}
 		}
 		return outcome{attempts: 1}
@@ -360,13 +347,10 @@ func retryable(ctx context.Context, status int) bool {
 	}
 }
 
-// backoff is "full jitter": uniform in [0, min(MaxBackoff, MinBackoff·2^(attempt-1))).
+// backoff is the wait before retry number attempt: uniform in
+// [0, min(MaxBackoff, MinBackoff·2^(attempt-1))).
 func (c *Client) backoff(attempt int) time.Duration {
-	bound := c.cfg.MaxBackoff
-	if shift := attempt - 1; shift < 32 {
-		bound = min(bound, c.cfg.MinBackoff<<shift)
-	}
-	return time.Duration(c.cfg.Rand() * float64(bound))
+	return backoff.Delay(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff, c.cfg.Rand())
 }
 
 // post makes one request. A nil error means Segment acknowledged the whole batch.
@@ -433,15 +417,4 @@ func buildBody(batch []encoded, sentAt time.Time) []byte {
 	b = append(b, bodySentAt...)
 	b = sentAt.UTC().AppendFormat(b, sentAtLayout)
 	return append(b, bodySuffix...)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

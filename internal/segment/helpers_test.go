@@ -92,3 +92,40 @@ func encodeAll(t testing.TB, msgs []Message) []encoded {
 	}
 	return out
 }
+
+// Failed returns the results of messages that were not sent, in order.
+func Failed(results []Result) []Result {
+	var failed []Result
+	for _, r := range results {
+		if !r.Sent {
+			failed = append(failed, r)
+		}
+	}
+	return failed
+}
+
+// Err summarises results as one error for callers that only need to know whether
+// everything was sent: nil if so, else the count and the first failure.
+func Err(results []Result) error {
+	failed := Failed(results)
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("segment: %d of %d messages not sent, first %q: %w",
+		len(failed), len(results), failed[0].MessageID, failed[0].Err)
+}
+
+// minRequests is the lower bound no packing can beat: enough requests for the bytes
+// and enough for the count. Packing tests and benchmarks compare against it.
+func minRequests(msgs []encoded) int {
+	if len(msgs) == 0 {
+		return 0
+	}
+	cost := 0
+	for _, m := range msgs {
+		cost += len(m.raw) + 1
+	}
+	return max(ceilDiv(cost, batchCapacity), ceilDiv(len(msgs), MaxBatchMessages))
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

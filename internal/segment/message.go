@@ -7,7 +7,7 @@ import (
 )
 
 // Limits of Segment's batch endpoint. Segment documents them as "500KB" and "32KB";
-// we read KB as 1,000 bytes, which is safe under either reading (DESIGN.md, "Limits").
+// we read KB as 1,000 bytes, which is safe under either reading.
 const (
 	// MaxRequestBytes is the largest request body the client sends.
 	MaxRequestBytes = 500_000
@@ -31,7 +31,7 @@ const (
 var ErrInvalidMessage = errors.New("invalid message")
 
 // Message is one Segment call. Its JSON shape is Segment's HTTP Tracking API spec.
-// MessageID should be deterministic (DESIGN.md): Segment deduplicates on it for about a
+// MessageID should be deterministic: Segment deduplicates on it for about a
 // day, which is what makes a retried or re-run send harmless.
 type Message struct {
 	Type        string         `json:"type"`

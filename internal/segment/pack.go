@@ -39,21 +39,6 @@ func bodySize(msgs []encoded) int {
 	return n
 }
 
-// minRequests is the lower bound no packing can beat: enough requests for the bytes
-// and enough for the count. Packing tests and benchmarks compare against it.
-func minRequests(msgs []encoded) int {
-	if len(msgs) == 0 {
-		return 0
-	}
-	cost := 0
-	for _, m := range msgs {
-		cost += len(m.raw) + 1
-	}
-	return max(ceilDiv(cost, batchCapacity), ceilDiv(len(msgs), MaxBatchMessages))
-}
-
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
 type chunk struct {
 	msgs []encoded
 	cost int

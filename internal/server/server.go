@@ -17,16 +17,16 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/config"
-	"github.com/attribution-dev/attribution/internal/detect"
 	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
-	"github.com/attribution-dev/attribution/internal/identify"
 	"github.com/attribution-dev/attribution/internal/ingest"
+	"github.com/attribution-dev/attribution/internal/links"
 	"github.com/attribution-dev/attribution/internal/query"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
+	"github.com/attribution-dev/attribution/internal/touches"
 	"github.com/attribution-dev/attribution/internal/trigger"
 )
 
@@ -75,7 +75,7 @@ func New(o Options) (*Stack, error) {
 	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Suppressor: tombstones, Secret: env.Config.SharedSecret, Blocked: env.Config.BlockedIDs, Log: o.Log}
 	resolver := env.People()
 	eraser := &erase.Handler{Eraser: env.Eraser(), Log: o.Log}
-	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Handle, MergeCaps: env.Identities()}
+	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Routes(), MergeCaps: env.Identities()}
 	triggers := &trigger.Handler{People: resolver, Sender: o.Segment, Event: env.Config.SourceIdentifiedEvent, Log: o.Log, Erased: tombstones.IsErased}
 
 	// The webhook authenticates by signature; everything else needs the API key.
@@ -96,8 +96,8 @@ func (o Options) env() app.Env { return app.Env{Config: o.Config, DB: o.DB, Log:
 func Consumers(o Options) []stream.Consumer {
 	env := o.env()
 	erased := env.Tombstones().EventsErased
-	detector := &detect.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: o.Log, Erased: erased}
-	identities := &identify.Handler{Identities: env.Identities(), Log: o.Log, Erased: erased, Blocked: env.Config.BlockedIDs}
+	detector := &touches.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: o.Log, Erased: erased}
+	identities := &links.Handler{Identities: env.Identities(), Log: o.Log, Erased: erased, Blocked: env.Config.BlockedIDs}
 	if o.Segment != nil {
 		// nil when REALTIME=false
 		detector.Realtime = env.Pusher(o.Segment)

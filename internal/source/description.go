@@ -18,8 +18,7 @@ const (
 	TypeUnknown  Type = "unknown"
 )
 
-// Description is the contract users see in their traits (see DESIGN.md, "The description
-// of a visit"). Its JSON shape is compatible with inbound's; extra keys never change meaning.
+// Description is the contract users see in their traits. Its JSON shape is compatible with inbound's; extra keys never change meaning.
 type Description struct {
 	Referrer Referrer  `json:"referrer"`
 	Campaign *Campaign `json:"campaign,omitempty"`

@@ -12,6 +12,10 @@ type parsedURL struct {
 	bad    bool   // something is there, but it is no URL we can read
 }
 
+// Host is the host of URL u as detection reads it: lower case, without userinfo, port
+// and trailing dot; "" when u has none or is no URL we can read.
+func Host(u string) string { return parseURL(u).host }
+
 // parseURL is a lenient, allocation-free split of an absolute URL. net/url.Parse costs
 // several allocations and rejects things browsers happily send (spaces, stray '%'),
 // and detection only needs the host, path and query.

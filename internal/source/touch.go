@@ -3,7 +3,7 @@ package source
 import "time"
 
 // VisitTimeout is how long after a visitor's previous page view a page view still
-// belongs to the same visit (DESIGN.md, "Touches").
+// belongs to the same visit.
 const VisitTimeout = 30 * time.Minute
 
 // IsNewTouch decides whether a page view described by d starts a new touch.

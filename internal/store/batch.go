@@ -3,13 +3,12 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
+	"github.com/attribution-dev/attribution/internal/backoff"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -21,10 +20,13 @@ const (
 	MaxItemSize = 400 * 1024
 )
 
-// Backoff bounds the retries of a batch call: UnprocessedItems/UnprocessedKeys, and
-// errors the SDK classifies as retryable or throttling (after its own retries). Delays
-// are "full jitter" exponential: uniform in [0, min(Max, Base<<attempt)), so many
-// writers backing off together do not retry in lockstep.
+// Backoff bounds the retries of a batch call (package backoff's delays).
+//
+// The SDK's standard retryer already retries every call a few times. It never sees
+// UnprocessedItems or UnprocessedKeys, which come in a successful answer: retrying those
+// is ours. Retryable and throttling errors that outlast the SDK's attempts are retried
+// here too: the batch calls serve long jobs (an import, an erasure) that a burst of
+// throttling would otherwise abort midway, and every retry here is bounded by Attempts.
 type Backoff struct {
 	Attempts int           // calls in total (default 8)
 	Base     time.Duration // default 50ms
@@ -50,16 +52,7 @@ func (b Backoff) withDefaults() Backoff {
 
 // wait sleeps before attempt (1-based retries), or returns early with ctx's error.
 func (b Backoff) wait(ctx context.Context, attempt int) error {
-	d := min(b.Max, b.Base<<min(attempt, 20))
-	d = time.Duration(rand.Int64N(int64(d) + 1))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Sleep(ctx, backoff.Delay(attempt+1, b.Base, b.Max, rand.Float64()))
 }
 
 // ErrUnprocessed means DynamoDB still refused part of a batch after every retry.
@@ -77,94 +70,6 @@ func retryable(ctx context.Context, err error) bool {
 		return false
 	}
 	return retryables.IsErrorRetryable(err) == aws.TrueTernary || throttles.IsErrorThrottle(err) == aws.TrueTernary
-}
-
-// Existing returns which of ids are stored, with one strongly consistent BatchGetItem
-// per 100 ids that reads only the key. Consistency matters: the importer checks right
-// after its own writes, and a stale read would count a stored event as new.
-func (s *Events) Existing(ctx context.Context, ids []string, b Backoff) (map[string]bool, error) {
-	b = b.withDefaults()
-	found := make(map[string]bool, len(ids))
-	for start := 0; start < len(ids); start += MaxBatchGet {
-		keys := make([]map[string]types.AttributeValue, 0, MaxBatchGet)
-		for _, id := range ids[start:min(start+MaxBatchGet, len(ids))] {
-			keys = append(keys, map[string]types.AttributeValue{AttrMessageID: &types.AttributeValueMemberS{Value: id}})
-		}
-		req := map[string]types.KeysAndAttributes{s.table: {
-			Keys:                     keys,
-			ProjectionExpression:     aws.String("#id"),
-			ExpressionAttributeNames: map[string]string{"#id": AttrMessageID},
-			ConsistentRead:           aws.Bool(true),
-		}}
-		for attempt := 1; ; attempt++ {
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				if attempt < b.Attempts && retryable(ctx, err) {
-					if werr := b.wait(ctx, attempt); werr != nil {
-						return nil, fmt.Errorf("batch get %d events: %w", len(keys), werr)
-					}
-					continue
-				}
-				return nil, fmt.Errorf("batch get %d events: %w", len(keys), err)
-			}
-			for _, item := range out.Responses[s.table] {
-				found[stringAttr(item, AttrMessageID)] = true
-			}
-			left, ok := out.UnprocessedKeys[s.table]
-			if !ok || len(left.Keys) == 0 {
-				break
-			}
-			if attempt >= b.Attempts {
-				return nil, fmt.Errorf("batch get events: %d keys %w", len(left.Keys), ErrUnprocessed)
-			}
-			req = out.UnprocessedKeys
-			if err := b.wait(ctx, attempt); err != nil {
-				return nil, fmt.Errorf("batch get events: %w", err)
-			}
-		}
-	}
-	return found, nil
-}
-
-// PutItems writes items with BatchWriteItem, 25 per call, retrying what DynamoDB leaves
-// unprocessed. It is unconditional: callers check existence first (Existing) and rely on
-// an identical item written again changing nothing and emitting no stream record. It
-// returns how many items are known written, also on error.
-func (s *Events) PutItems(ctx context.Context, items []map[string]types.AttributeValue, b Backoff) (written int, err error) {
-	b = b.withDefaults()
-	for start := 0; start < len(items); start += MaxBatchWrite {
-		chunk := items[start:min(start+MaxBatchWrite, len(items))]
-		reqs := make([]types.WriteRequest, len(chunk))
-		for i, item := range chunk {
-			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
-		}
-		req := map[string][]types.WriteRequest{s.table: reqs}
-		for attempt := 1; ; attempt++ {
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: req})
-			if err != nil {
-				if attempt < b.Attempts && retryable(ctx, err) {
-					if werr := b.wait(ctx, attempt); werr != nil {
-						return written, fmt.Errorf("batch write %d events: %w", len(req[s.table]), werr)
-					}
-					continue
-				}
-				return written, fmt.Errorf("batch write %d events: %w", len(req[s.table]), err)
-			}
-			left := out.UnprocessedItems[s.table]
-			written += len(req[s.table]) - len(left)
-			if len(left) == 0 {
-				break
-			}
-			if attempt >= b.Attempts {
-				return written, fmt.Errorf("batch write events: %d items %w", len(left), ErrUnprocessed)
-			}
-			req = out.UnprocessedItems
-			if err := b.wait(ctx, attempt); err != nil {
-				return written, fmt.Errorf("batch write events: %w", err)
-			}
-		}
-	}
-	return written, nil
 }
 
 // ItemSize is an item's size as DynamoDB counts it against the 400 KB limit: attribute

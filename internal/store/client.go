@@ -20,14 +20,16 @@ import (
 type ClientOptions struct {
 	Region   string
 	Endpoint string
-	// MaxConns bounds connections to DynamoDB; a full 4,000-event webhook batch keeps
-	// this many writes in flight.
+	// MaxConns is how many idle connections to DynamoDB are kept for reuse (default
+	// 128), so concurrent writes (a webhook batch, an import) reuse connections instead
+	// of dialing anew. It does not cap the connections open at once.
 	MaxConns int
 }
 
 // NewClient builds a DynamoDB client. With a custom endpoint (dynalite, DynamoDB Local)
-// and no credentials in the environment, it uses dummy static credentials: such servers
-// check the signature's shape, not its secret.
+// it always signs with dummy static credentials, whatever the environment holds: such
+// servers check the signature's shape, not its secret, and `make run` needs no AWS
+// account. Without one, the SDK's default chain finds the credentials.
 func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
 	if o.MaxConns <= 0 {
 		o.MaxConns = 128
@@ -44,7 +46,7 @@ func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
 		awsconfig.WithHTTPClient(httpClient),
 	}
 	if o.Endpoint != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(localCredentials{}))
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -55,13 +57,4 @@ func NewClient(ctx context.Context, o ClientOptions) (*dynamodb.Client, error) {
 			opt.BaseEndpoint = aws.String(o.Endpoint)
 		}
 	}), nil
-}
-
-// localCredentials uses the environment's credentials when there are any, and a dummy
-// pair otherwise, so `make run` needs no AWS account.
-type localCredentials struct{}
-
-func (localCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	creds, err := credentials.NewStaticCredentialsProvider("local", "local", "").Retrieve(ctx)
-	return creds, err
 }

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/attribution-dev/attribution/internal/parallel"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Erasure reads keys with Query on a table's key or one of its indexes, projecting
@@ -38,147 +37,6 @@ const (
 	deleteWorkers   = 4
 	deleteAttempts  = 10
 )
-
-// MessageIDs returns the messageIds of every event in src's index partition.
-func (s *Events) MessageIDs(ctx context.Context, src EventSource) ([]string, error) {
-	index, attr := src.index()
-	items, err := queryKeys(ctx, s.db, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		IndexName:                 aws.String(index),
-		KeyConditionExpression:    aws.String("#k = :k"),
-		ProjectionExpression:      aws.String("#id"),
-		ExpressionAttributeNames:  map[string]string{"#k": attr, "#id": AttrMessageID},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":k": &types.AttributeValueMemberS{Value: src.ID}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list events by %s in %s: %w", index, s.table, err)
-	}
-	out := make([]string, 0, len(items))
-	for _, it := range items {
-		out = append(out, stringAttr(it, AttrMessageID))
-	}
-	return out, nil
-}
-
-// Delete removes the events with these messageIds and returns how many keys it deleted.
-func (s *Events) Delete(ctx context.Context, messageIDs []string) (int, error) {
-	keys := make([]map[string]types.AttributeValue, 0, len(messageIDs))
-	for _, id := range messageIDs {
-		keys = append(keys, map[string]types.AttributeValue{AttrMessageID: &types.AttributeValueMemberS{Value: id}})
-	}
-	return deleteKeys(ctx, s.db, s.table, keys)
-}
-
-// VisitorRefs returns the keys of every touch of a visitor (table key).
-func (s *Touches) VisitorRefs(ctx context.Context, visitorID string) ([]TouchRef, error) {
-	return s.refs(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("#v = :v"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: visitorID}},
-		ExpressionAttributeNames:  map[string]string{"#v": AttrVisitorID, "#k": AttrTouchKey},
-		ProjectionExpression:      aws.String("#v, #k"),
-	})
-}
-
-// UserRefs returns the keys of every touch whose page event carried userID (byUserId index).
-func (s *Touches) UserRefs(ctx context.Context, userID string) ([]TouchRef, error) {
-	return s.refs(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		IndexName:                 aws.String(IndexByUserID),
-		KeyConditionExpression:    aws.String("#u = :u"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: userID}},
-		ExpressionAttributeNames:  map[string]string{"#u": AttrUserID, "#v": AttrVisitorID, "#k": AttrTouchKey},
-		ProjectionExpression:      aws.String("#v, #k"),
-	})
-}
-
-func (s *Touches) refs(ctx context.Context, in *dynamodb.QueryInput) ([]TouchRef, error) {
-	items, err := queryKeys(ctx, s.db, in)
-	if err != nil {
-		return nil, fmt.Errorf("list touches in %s: %w", s.table, err)
-	}
-	out := make([]TouchRef, 0, len(items))
-	for _, it := range items {
-		out = append(out, TouchRef{VisitorID: stringAttr(it, AttrVisitorID), TouchKey: stringAttr(it, AttrTouchKey)})
-	}
-	return out, nil
-}
-
-// Delete removes the touches with these keys and returns how many keys it deleted.
-func (s *Touches) Delete(ctx context.Context, refs []TouchRef) (int, error) {
-	keys := make([]map[string]types.AttributeValue, 0, len(refs))
-	for _, r := range refs {
-		keys = append(keys, map[string]types.AttributeValue{
-			AttrVisitorID: &types.AttributeValueMemberS{Value: r.VisitorID},
-			AttrTouchKey:  &types.AttributeValueMemberS{Value: r.TouchKey},
-		})
-	}
-	return deleteKeys(ctx, s.db, s.table, keys)
-}
-
-// PartitionRefs returns the key of every item under userID's partition: its links and
-// any reserved items kept there (sort keys starting with "#").
-func (s *Identities) PartitionRefs(ctx context.Context, userID string) ([]LinkRef, error) {
-	return s.refs(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("#u = :u"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: userID}},
-		ExpressionAttributeNames:  map[string]string{"#u": AttrUserID, "#a": AttrAnonymousID, "#al": AttrAliased},
-		ProjectionExpression:      aws.String("#u, #a, #al"),
-	})
-}
-
-// AnonymousRefs returns the key of every link naming anonymousID (byAnonymousId index):
-// one per user it identified as.
-func (s *Identities) AnonymousRefs(ctx context.Context, anonymousID string) ([]LinkRef, error) {
-	return s.refs(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		IndexName:                 aws.String(IndexByAnonymousID),
-		KeyConditionExpression:    aws.String("#a = :a"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: anonymousID}},
-		ExpressionAttributeNames:  map[string]string{"#u": AttrUserID, "#a": AttrAnonymousID, "#al": AttrAliased},
-		ProjectionExpression:      aws.String("#u, #a, #al"),
-	})
-}
-
-func (s *Identities) refs(ctx context.Context, in *dynamodb.QueryInput) ([]LinkRef, error) {
-	items, err := queryKeys(ctx, s.db, in)
-	if err != nil {
-		return nil, fmt.Errorf("list identities in %s: %w", s.table, err)
-	}
-	out := make([]LinkRef, 0, len(items))
-	for _, it := range items {
-		r := LinkRef{UserID: stringAttr(it, AttrUserID), AnonymousID: stringAttr(it, AttrAnonymousID)}
-		if v, ok := it[AttrAliased].(*types.AttributeValueMemberBOOL); ok {
-			r.Aliased = v.Value
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-// Delete removes the identities items with these keys and returns how many keys it
-// deleted. Tombstones are never deleted, whatever the caller passes.
-//
-// The merge caps' counters first give back the slots of the links deleted: a retry
-// after a failure does it again harmlessly, and a link left behind by a failure is let
-// through the caps when seen again (see admit).
-func (s *Identities) Delete(ctx context.Context, refs []LinkRef) (int, error) {
-	if err := s.uncountLinks(ctx, refs); err != nil {
-		return 0, err
-	}
-	keys := make([]map[string]types.AttributeValue, 0, len(refs))
-	for _, r := range refs {
-		if IsTombstone(r.UserID) {
-			continue
-		}
-		keys = append(keys, map[string]types.AttributeValue{
-			AttrUserID:      &types.AttributeValueMemberS{Value: r.UserID},
-			AttrAnonymousID: &types.AttributeValueMemberS{Value: r.AnonymousID},
-		})
-	}
-	return deleteKeys(ctx, s.db, s.table, keys)
-}
 
 // queryKeys pages through a Query and returns every item it yields.
 func queryKeys(ctx context.Context, db *dynamodb.Client, in *dynamodb.QueryInput) ([]map[string]types.AttributeValue, error) {
@@ -217,10 +75,12 @@ func deleteKeys(ctx context.Context, db *dynamodb.Client, table string, keys []m
 		chunks = append(chunks, reqs[start:min(start+deleteBatchSize, len(reqs))])
 	}
 
-	err := parallel.Each(ctx, len(chunks), deleteWorkers, func(ctx context.Context, i int) error {
-		return writeBatch(ctx, db, table, chunks[i])
-	})
-	if err != nil {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(deleteWorkers)
+	for _, chunk := range chunks {
+		g.Go(func() error { return writeBatch(ctx, db, table, chunk) })
+	}
+	if err := g.Wait(); err != nil {
 		return 0, fmt.Errorf("delete %d items from %s: %w", len(reqs), table, err)
 	}
 	return len(reqs), nil

@@ -148,24 +148,18 @@ func EventItem(ev event.Event, retention time.Duration) map[string]types.Attribu
 
 // EventFromItem reads an event item back, as stored or as a stream's NEW_IMAGE.
 func EventFromItem(item map[string]types.AttributeValue) (event.Event, error) {
-	str := func(name string) string {
-		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
 	ev := event.Event{
-		MessageID:       str(AttrMessageID),
-		Type:            str(AttrType),
-		AnonymousID:     str(AttrAnonymousID),
-		UserID:          str(AttrUserID),
-		PreviousID:      str(AttrPreviousID),
-		GroupID:         str(AttrGroupID),
-		Name:            str(AttrName),
-		URL:             str(AttrURL),
-		Referrer:        str(AttrReferrer),
-		TimestampSource: str(AttrTimestampSource),
-		Raw:             []byte(str(AttrRaw)),
+		MessageID:       stringAttr(item, AttrMessageID),
+		Type:            stringAttr(item, AttrType),
+		AnonymousID:     stringAttr(item, AttrAnonymousID),
+		UserID:          stringAttr(item, AttrUserID),
+		PreviousID:      stringAttr(item, AttrPreviousID),
+		GroupID:         stringAttr(item, AttrGroupID),
+		Name:            stringAttr(item, AttrName),
+		URL:             stringAttr(item, AttrURL),
+		Referrer:        stringAttr(item, AttrReferrer),
+		TimestampSource: stringAttr(item, AttrTimestampSource),
+		Raw:             []byte(stringAttr(item, AttrRaw)),
 	}
 	if v, ok := item[AttrDerivedID].(*types.AttributeValueMemberBOOL); ok {
 		ev.DerivedMessageID = v.Value
@@ -173,7 +167,7 @@ func EventFromItem(item map[string]types.AttributeValue) (event.Event, error) {
 	if ev.MessageID == "" || ev.Type == "" {
 		return event.Event{}, errors.New("event item has no messageId or type")
 	}
-	t, err := time.Parse(event.TimeLayout, str(AttrTime))
+	t, err := time.Parse(event.TimeLayout, stringAttr(item, AttrTime))
 	if err != nil {
 		return event.Event{}, fmt.Errorf("event item %s: bad %s: %w", ev.MessageID, AttrTime, err)
 	}
@@ -231,9 +225,131 @@ func (s *Events) PreviousPageView(ctx context.Context, anonymousID, userID strin
 	return time.Time{}, false, nil
 }
 
+// stringAttr is the item's string attribute name, or "" when it is missing or not a
+// string: every item reader in store reads strings this way. A hand reader, not
+// attributevalue's reflection, because event and touch items are read on every stream
+// record and every query.
 func stringAttr(item map[string]types.AttributeValue, name string) string {
 	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
 		return v.Value
 	}
 	return ""
+}
+
+// MessageIDs returns the messageIds of every event in src's index partition.
+func (s *Events) MessageIDs(ctx context.Context, src EventSource) ([]string, error) {
+	index, attr := src.index()
+	items, err := queryKeys(ctx, s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(index),
+		KeyConditionExpression:    aws.String("#k = :k"),
+		ProjectionExpression:      aws.String("#id"),
+		ExpressionAttributeNames:  map[string]string{"#k": attr, "#id": AttrMessageID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":k": &types.AttributeValueMemberS{Value: src.ID}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events by %s in %s: %w", index, s.table, err)
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		out = append(out, stringAttr(it, AttrMessageID))
+	}
+	return out, nil
+}
+
+// Delete removes the events with these messageIds and returns how many keys it deleted.
+func (s *Events) Delete(ctx context.Context, messageIDs []string) (int, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(messageIDs))
+	for _, id := range messageIDs {
+		keys = append(keys, map[string]types.AttributeValue{AttrMessageID: &types.AttributeValueMemberS{Value: id}})
+	}
+	return deleteKeys(ctx, s.db, s.table, keys)
+}
+
+// Existing returns which of ids are stored, with one strongly consistent BatchGetItem
+// per 100 ids that reads only the key. Consistency matters: the importer checks right
+// after its own writes, and a stale read would count a stored event as new.
+func (s *Events) Existing(ctx context.Context, ids []string, b Backoff) (map[string]bool, error) {
+	b = b.withDefaults()
+	found := make(map[string]bool, len(ids))
+	for start := 0; start < len(ids); start += MaxBatchGet {
+		keys := make([]map[string]types.AttributeValue, 0, MaxBatchGet)
+		for _, id := range ids[start:min(start+MaxBatchGet, len(ids))] {
+			keys = append(keys, map[string]types.AttributeValue{AttrMessageID: &types.AttributeValueMemberS{Value: id}})
+		}
+		req := map[string]types.KeysAndAttributes{s.table: {
+			Keys:                     keys,
+			ProjectionExpression:     aws.String("#id"),
+			ExpressionAttributeNames: map[string]string{"#id": AttrMessageID},
+			ConsistentRead:           aws.Bool(true),
+		}}
+		for attempt := 1; ; attempt++ {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				if attempt < b.Attempts && retryable(ctx, err) {
+					if werr := b.wait(ctx, attempt); werr != nil {
+						return nil, fmt.Errorf("batch get %d events: %w", len(keys), werr)
+					}
+					continue
+				}
+				return nil, fmt.Errorf("batch get %d events: %w", len(keys), err)
+			}
+			for _, item := range out.Responses[s.table] {
+				found[stringAttr(item, AttrMessageID)] = true
+			}
+			left, ok := out.UnprocessedKeys[s.table]
+			if !ok || len(left.Keys) == 0 {
+				break
+			}
+			if attempt >= b.Attempts {
+				return nil, fmt.Errorf("batch get events: %d keys %w", len(left.Keys), ErrUnprocessed)
+			}
+			req = out.UnprocessedKeys
+			if err := b.wait(ctx, attempt); err != nil {
+				return nil, fmt.Errorf("batch get events: %w", err)
+			}
+		}
+	}
+	return found, nil
+}
+
+// PutItems writes items with BatchWriteItem, 25 per call, retrying what DynamoDB leaves
+// unprocessed. It is unconditional: callers check existence first (Existing) and rely on
+// an identical item written again changing nothing and emitting no stream record. It
+// returns how many items are known written, also on error.
+func (s *Events) PutItems(ctx context.Context, items []map[string]types.AttributeValue, b Backoff) (written int, err error) {
+	b = b.withDefaults()
+	for start := 0; start < len(items); start += MaxBatchWrite {
+		chunk := items[start:min(start+MaxBatchWrite, len(items))]
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, item := range chunk {
+			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
+		}
+		req := map[string][]types.WriteRequest{s.table: reqs}
+		for attempt := 1; ; attempt++ {
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: req})
+			if err != nil {
+				if attempt < b.Attempts && retryable(ctx, err) {
+					if werr := b.wait(ctx, attempt); werr != nil {
+						return written, fmt.Errorf("batch write %d events: %w", len(req[s.table]), werr)
+					}
+					continue
+				}
+				return written, fmt.Errorf("batch write %d events: %w", len(req[s.table]), err)
+			}
+			left := out.UnprocessedItems[s.table]
+			written += len(req[s.table]) - len(left)
+			if len(left) == 0 {
+				break
+			}
+			if attempt >= b.Attempts {
+				return written, fmt.Errorf("batch write events: %d items %w", len(left), ErrUnprocessed)
+			}
+			req = out.UnprocessedItems
+			if err := b.wait(ctx, attempt); err != nil {
+				return written, fmt.Errorf("batch write events: %w", err)
+			}
+		}
+	}
+	return written, nil
 }

@@ -148,8 +148,8 @@ func validLink(l Link) error {
 	switch {
 	case l.UserID == "" || l.AnonymousID == "":
 		return fmt.Errorf("%w: userId and anonymousId are required", ErrInvalidLink)
-	case len(l.UserID) > 1024 || len(l.AnonymousID) > 1024:
-		return fmt.Errorf("%w: id longer than 1024 bytes", ErrInvalidLink)
+	case len(l.UserID) > event.MaxIDLength || len(l.AnonymousID) > event.MaxIDLength:
+		return fmt.Errorf("%w: id longer than %d bytes", ErrInvalidLink, event.MaxIDLength)
 	case Reserved(l.AnonymousID):
 		return fmt.Errorf("%w: anonymousId starts with the reserved %q", ErrInvalidLink, ReservedPrefix)
 	case l.MessageID == "" || l.FirstSeen.IsZero():
@@ -234,4 +234,68 @@ func LinkFromItem(item map[string]types.AttributeValue) (Link, error) {
 		return Link{}, fmt.Errorf("link %s ↔ %s: bad %s: %w", l.UserID, l.AnonymousID, AttrLastSeen, err)
 	}
 	return l, nil
+}
+
+// PartitionRefs returns the key of every item under userID's partition: its links and
+// any reserved items kept there (sort keys starting with "#").
+func (s *Identities) PartitionRefs(ctx context.Context, userID string) ([]LinkRef, error) {
+	return s.refs(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#u = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: userID}},
+		ExpressionAttributeNames:  map[string]string{"#u": AttrUserID, "#a": AttrAnonymousID, "#al": AttrAliased},
+		ProjectionExpression:      aws.String("#u, #a, #al"),
+	})
+}
+
+// AnonymousRefs returns the key of every link naming anonymousID (byAnonymousId index):
+// one per user it identified as.
+func (s *Identities) AnonymousRefs(ctx context.Context, anonymousID string) ([]LinkRef, error) {
+	return s.refs(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(IndexByAnonymousID),
+		KeyConditionExpression:    aws.String("#a = :a"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": &types.AttributeValueMemberS{Value: anonymousID}},
+		ExpressionAttributeNames:  map[string]string{"#u": AttrUserID, "#a": AttrAnonymousID, "#al": AttrAliased},
+		ProjectionExpression:      aws.String("#u, #a, #al"),
+	})
+}
+
+func (s *Identities) refs(ctx context.Context, in *dynamodb.QueryInput) ([]LinkRef, error) {
+	items, err := queryKeys(ctx, s.db, in)
+	if err != nil {
+		return nil, fmt.Errorf("list identities in %s: %w", s.table, err)
+	}
+	out := make([]LinkRef, 0, len(items))
+	for _, it := range items {
+		r := LinkRef{UserID: stringAttr(it, AttrUserID), AnonymousID: stringAttr(it, AttrAnonymousID)}
+		if v, ok := it[AttrAliased].(*types.AttributeValueMemberBOOL); ok {
+			r.Aliased = v.Value
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Delete removes the identities items with these keys and returns how many keys it
+// deleted. Tombstones are never deleted, whatever the caller passes.
+//
+// The merge caps' counters first give back the slots of the links deleted: a retry
+// after a failure does it again harmlessly, and a link left behind by a failure is let
+// through the caps when seen again (see admit).
+func (s *Identities) Delete(ctx context.Context, refs []LinkRef) (int, error) {
+	if err := s.uncountLinks(ctx, refs); err != nil {
+		return 0, err
+	}
+	keys := make([]map[string]types.AttributeValue, 0, len(refs))
+	for _, r := range refs {
+		if IsTombstone(r.UserID) {
+			continue
+		}
+		keys = append(keys, map[string]types.AttributeValue{
+			AttrUserID:      &types.AttributeValueMemberS{Value: r.UserID},
+			AttrAnonymousID: &types.AttributeValueMemberS{Value: r.AnonymousID},
+		})
+	}
+	return deleteKeys(ctx, s.db, s.table, keys)
 }

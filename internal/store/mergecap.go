@@ -14,8 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/parallel"
 )
 
 // Merge caps bound how many ids one identity merges: a userId links at most
@@ -189,16 +190,20 @@ func (s *Identities) uncountLinks(ctx context.Context, refs []LinkRef) error {
 	links := slices.DeleteFunc(slices.Clone(refs), func(r LinkRef) bool {
 		return r.UserID == "" || r.AnonymousID == "" || Reserved(r.AnonymousID) || Reserved(r.UserID)
 	})
-	return parallel.Each(ctx, len(links), uncountWorkers, func(ctx context.Context, i int) error {
-		l := links[i]
-		if err := s.uncount(ctx, userCounterKey(l.UserID), counterHash(l.AnonymousID)); err != nil {
-			return fmt.Errorf("uncount link %s ↔ %s: %w", l.UserID, l.AnonymousID, err)
-		}
-		if err := s.uncount(ctx, anonymousCounterKey(l.AnonymousID), counterHash(l.UserID)); err != nil {
-			return fmt.Errorf("uncount link %s ↔ %s: %w", l.UserID, l.AnonymousID, err)
-		}
-		return nil
-	})
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(uncountWorkers)
+	for _, l := range links {
+		g.Go(func() error {
+			if err := s.uncount(ctx, userCounterKey(l.UserID), counterHash(l.AnonymousID)); err != nil {
+				return fmt.Errorf("uncount link %s ↔ %s: %w", l.UserID, l.AnonymousID, err)
+			}
+			if err := s.uncount(ctx, anonymousCounterKey(l.AnonymousID), counterHash(l.UserID)); err != nil {
+				return fmt.Errorf("uncount link %s ↔ %s: %w", l.UserID, l.AnonymousID, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // markCapReached records the first refusal; it reports whether this call was it.

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/event"
 )
@@ -120,32 +120,21 @@ func (t *Tombstones) Erased(ctx context.Context, ids ...string) (map[string]bool
 		keys = append(keys, t.key(id))
 	}
 	erased := map[string]bool{}
-	var (
-		mu       sync.Mutex
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, tombstoneGetWorkers)
-		firstErr error
-	)
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(tombstoneGetWorkers)
 	for start := 0; start < len(keys); start += tombstoneGetBatch {
 		chunk := keys[start:min(start+tombstoneGetBatch, len(keys))]
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			err := t.get(ctx, chunk, func(key string) {
+		g.Go(func() error {
+			return t.get(gctx, chunk, func(key string) {
 				mu.Lock()
 				erased[byKey[key]] = true
 				mu.Unlock()
 			})
-			if err != nil {
-				mu.Lock()
-				firstErr = cmp.Or(firstErr, err)
-				mu.Unlock()
-			}
 		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, fmt.Errorf("check %d ids for tombstones: %w", len(keys), firstErr)
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("check %d ids for tombstones: %w", len(keys), err)
 	}
 	return erased, nil
 }

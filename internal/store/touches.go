@@ -3,13 +3,18 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/event"
@@ -93,20 +98,14 @@ func (s *Touches) item(t attribution.Touch) (map[string]types.AttributeValue, er
 
 // TouchFromItem reads a stored touch.
 func TouchFromItem(item map[string]types.AttributeValue) (attribution.Touch, error) {
-	str := func(name string) string {
-		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-			return v.Value
-		}
-		return ""
-	}
 	t := attribution.Touch{
-		MessageID:   str(AttrMessageID),
-		AnonymousID: str(AttrAnonymousID),
-		UserID:      str(AttrUserID),
-		URL:         str(AttrURL),
-		Referrer:    str(AttrReferrer),
+		MessageID:   stringAttr(item, AttrMessageID),
+		AnonymousID: stringAttr(item, AttrAnonymousID),
+		UserID:      stringAttr(item, AttrUserID),
+		URL:         stringAttr(item, AttrURL),
+		Referrer:    stringAttr(item, AttrReferrer),
 	}
-	ts, err := time.Parse(event.TimeLayout, str(AttrTimestamp))
+	ts, err := time.Parse(event.TimeLayout, stringAttr(item, AttrTimestamp))
 	if err != nil {
 		return attribution.Touch{}, fmt.Errorf("touch %s: bad timestamp: %w", t.MessageID, err)
 	}
@@ -185,4 +184,119 @@ func (s *Touches) query(ctx context.Context, in *dynamodb.QueryInput, max int) (
 		}
 	}
 	return out, nil
+}
+
+// PeopleInWindow reads the whole table once, in parallel segments, and returns the
+// userIds of the touches with since ≤ timestamp < until (zero: unbounded), and the
+// anonymousIds of those that carry no userId. It is the product's only Scan: for an
+// operator's batch job (attribution backfill) that visits every touch anyway, never for a
+// request path.
+func (s *Touches) PeopleInWindow(ctx context.Context, since, until time.Time) (userIDs, anonymousIDs []string, err error) {
+	const segments = 4
+	var (
+		mu    sync.Mutex
+		users = map[string]bool{}
+		anons = map[string]bool{}
+	)
+	g, ctx := errgroup.WithContext(ctx)
+	for seg := range segments {
+		g.Go(func() error {
+			in := &dynamodb.ScanInput{
+				TableName:                aws.String(s.table),
+				Segment:                  aws.Int32(int32(seg)),
+				TotalSegments:            aws.Int32(segments),
+				ProjectionExpression:     aws.String("#a, #u, #t"),
+				ExpressionAttributeNames: map[string]string{"#a": AttrAnonymousID, "#u": AttrUserID, "#t": AttrTimestamp},
+			}
+			if filter, values := windowFilter(since, until); filter != "" {
+				in.FilterExpression, in.ExpressionAttributeValues = aws.String(filter), values
+			}
+			p := dynamodb.NewScanPaginator(s.db, in)
+			for p.HasMorePages() {
+				page, err := p.NextPage(ctx)
+				if err != nil {
+					return fmt.Errorf("scan touches segment %d: %w", seg, err)
+				}
+				mu.Lock()
+				for _, item := range page.Items {
+					if u := stringAttr(item, AttrUserID); u != "" {
+						users[u] = true
+					} else if a := stringAttr(item, AttrAnonymousID); a != "" {
+						anons[a] = true
+					}
+				}
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	return slices.Collect(maps.Keys(users)), slices.Collect(maps.Keys(anons)), nil
+}
+
+// windowFilter is the Scan filter on touch time for PeopleInWindow.
+func windowFilter(since, until time.Time) (string, map[string]types.AttributeValue) {
+	values := map[string]types.AttributeValue{}
+	var conds []string
+	if !since.IsZero() {
+		values[":since"] = &types.AttributeValueMemberS{Value: since.UTC().Format(event.TimeLayout)}
+		conds = append(conds, "#t >= :since")
+	}
+	if !until.IsZero() {
+		values[":until"] = &types.AttributeValueMemberS{Value: until.UTC().Format(event.TimeLayout)}
+		conds = append(conds, "#t < :until")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return strings.Join(conds, " AND "), values
+}
+
+// VisitorRefs returns the keys of every touch of a visitor (table key).
+func (s *Touches) VisitorRefs(ctx context.Context, visitorID string) ([]TouchRef, error) {
+	return s.refs(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("#v = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: visitorID}},
+		ExpressionAttributeNames:  map[string]string{"#v": AttrVisitorID, "#k": AttrTouchKey},
+		ProjectionExpression:      aws.String("#v, #k"),
+	})
+}
+
+// UserRefs returns the keys of every touch whose page event carried userID (byUserId index).
+func (s *Touches) UserRefs(ctx context.Context, userID string) ([]TouchRef, error) {
+	return s.refs(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(IndexByUserID),
+		KeyConditionExpression:    aws.String("#u = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": &types.AttributeValueMemberS{Value: userID}},
+		ExpressionAttributeNames:  map[string]string{"#u": AttrUserID, "#v": AttrVisitorID, "#k": AttrTouchKey},
+		ProjectionExpression:      aws.String("#v, #k"),
+	})
+}
+
+func (s *Touches) refs(ctx context.Context, in *dynamodb.QueryInput) ([]TouchRef, error) {
+	items, err := queryKeys(ctx, s.db, in)
+	if err != nil {
+		return nil, fmt.Errorf("list touches in %s: %w", s.table, err)
+	}
+	out := make([]TouchRef, 0, len(items))
+	for _, it := range items {
+		out = append(out, TouchRef{VisitorID: stringAttr(it, AttrVisitorID), TouchKey: stringAttr(it, AttrTouchKey)})
+	}
+	return out, nil
+}
+
+// Delete removes the touches with these keys and returns how many keys it deleted.
+func (s *Touches) Delete(ctx context.Context, refs []TouchRef) (int, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(refs))
+	for _, r := range refs {
+		keys = append(keys, map[string]types.AttributeValue{
+			AttrVisitorID: &types.AttributeValueMemberS{Value: r.VisitorID},
+			AttrTouchKey:  &types.AttributeValueMemberS{Value: r.TouchKey},
+		})
+	}
+	return deleteKeys(ctx, s.db, s.table, keys)
 }

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/attribution-dev/attribution/internal/backoff"
+	"github.com/attribution-dev/attribution/internal/jsonl"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -183,7 +183,7 @@ func (e *Emulator) deliver(ci int, batch []events.DynamoDBEventRecord) {
 		}
 		batch = batch[failedFrom:]
 		select {
-		case <-time.After(e.opts.Backoff << min(attempt-1, 6)):
+		case <-time.After(backoff.Delay(attempt, e.opts.Backoff, e.opts.Backoff<<6, 1)):
 		case <-e.stop:
 			return
 		}
@@ -229,24 +229,9 @@ func (e *Emulator) fail(consumer string, rec events.DynamoDBEventRecord, attempt
 	defer e.failMu.Unlock()
 	line, err := json.Marshal(map[string]any{"consumer": consumer, "attempts": attempts, "record": rec})
 	if err == nil {
-		err = appendLine(e.opts.FailureLog, line)
+		err = jsonl.Append(e.opts.FailureLog, line)
 	}
 	if err != nil {
 		e.log.Error("write stream failure log", "path", e.opts.FailureLog, "err", err)
 	}
-}
-
-func appendLine(path string, line []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

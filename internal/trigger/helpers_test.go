@@ -16,6 +16,7 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/dbtest"
+	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
@@ -157,7 +158,7 @@ func call(t testing.TB, h *trigger.Handler, path, id string) (int, result) {
 		PathParameters: map[string]string{"id": id},
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-1"},
 	}
-	resp, err := h.Handle(context.Background(), req)
+	resp, err := httpapi.Dispatch(h.Routes()...)(context.Background(), req)
 	require.NoError(t, err, "handlers answer every failure with a status, never a Go error")
 	require.Equal(t, "application/json", resp.Headers["Content-Type"])
 	var out result

@@ -9,7 +9,6 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/source"
-	"github.com/attribution-dev/attribution/internal/trigger"
 )
 
 // Direct visits in every position never become the last non-direct touch; the traits
@@ -39,7 +38,7 @@ func TestIdentifyLastNonDirectIgnoresDirectVisitsInEveryPosition(t *testing.T) {
 			for i, d := range c.descs {
 				touches = append(touches, attribution.Touch{MessageID: string(rune('a' + i)), Timestamp: t0.Add(time.Duration(i) * time.Hour), Description: d})
 			}
-			msg, ok := trigger.Identify("u1", touches)
+			msg, ok := attribution.Identify("u1", touches)
 			require.True(t, ok)
 			assert.Equal(t, c.descs[len(c.descs)-1].Channel, msg.Traits["source_last_channel"])
 			assert.Equal(t, c.descs[0].Channel, msg.Traits["source_first_channel"])
@@ -58,7 +57,7 @@ func TestIdentifyLastNonDirectIgnoresDirectVisitsInEveryPosition(t *testing.T) {
 
 			// A later direct visit changes the last touch but not the last non-direct one.
 			more := append(touches, attribution.Touch{MessageID: "z", Timestamp: t0.Add(24 * time.Hour), Description: direct})
-			next, _ := trigger.Identify("u1", more)
+			next, _ := attribution.Identify("u1", more)
 			assert.Equal(t, c.want, next.Traits["source_last_non_direct_channel"])
 			assert.NotEqual(t, msg.MessageID, next.MessageID, "the last touch changed, so the message did")
 		})

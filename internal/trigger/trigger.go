@@ -12,11 +12,12 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/segment"
 )
@@ -28,32 +29,17 @@ const (
 	TrackAnonymousPath = "/segment/track/anonymous/{id}"
 )
 
-// DefaultEvent is the track event's name when Handler.Event is empty
-// (SOURCE_IDENTIFIED_EVENT's default).
-const DefaultEvent = "Source Identified"
-
-// MaxIDBytes is the longest id accepted. Ids end up in DynamoDB keys (at most 2,048
-// bytes, with a prefix) and in every message; nothing real comes close.
-const MaxIDBytes = 1_000
-
 // MaxResponseBytes bounds the answer's size. A synchronous Lambda response is at most
 // 6 MB; a user with tens of thousands of touches would exceed it with every message's
 // properties echoed, so above this the traits and properties are left out of the
 // answer (messageIds, types and timestamps stay) and detailsOmitted says so.
 const MaxResponseBytes = 5_000_000
 
-// Sender delivers messages and reports per message; *segment.Client is one.
-type Sender interface {
-	Send(ctx context.Context, msgs []segment.Message) []segment.Result
-}
-
-var _ Sender = (*segment.Client)(nil)
-
 // Handler serves the three trigger routes.
 type Handler struct {
 	People People
-	Sender Sender
-	// Event is the track event's name (SOURCE_IDENTIFIED_EVENT); DefaultEvent when empty.
+	Sender segment.Sender
+	// Event is the track event's name (SOURCE_IDENTIFIED_EVENT); config.DefaultSourceEvent when empty.
 	Event string
 	Log   *slog.Logger
 	// Erased, when set, says whether a user or anonymous id was erased
@@ -105,15 +91,10 @@ func (h *Handler) Routes() []httpapi.Route {
 	}
 }
 
-// Handle dispatches on the route key: the trigger Lambda serves all three routes.
-func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Dispatch(h.Routes()...)(ctx, req)
-}
-
 // IdentifyUser serves GET /segment/identify/user/{id}.
 func (h *Handler) IdentifyUser(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return h.serve(ctx, req, "user", h.People.UserTouches, func(id string, touches []attribution.Touch) []segment.Message {
-		msg, _ := Identify(id, touches)
+		msg, _ := attribution.Identify(id, touches)
 		return []segment.Message{msg}
 	})
 }
@@ -123,7 +104,7 @@ func (h *Handler) TrackUser(ctx context.Context, req events.APIGatewayV2HTTPRequ
 	return h.serve(ctx, req, "user", h.People.UserTouches, func(id string, touches []attribution.Touch) []segment.Message {
 		msgs := make([]segment.Message, len(touches))
 		for i, t := range touches {
-			msgs[i] = UserTrack(id, h.event(), t)
+			msgs[i] = attribution.UserTrack(id, h.event(), t)
 		}
 		return msgs
 	})
@@ -134,7 +115,7 @@ func (h *Handler) TrackAnonymous(ctx context.Context, req events.APIGatewayV2HTT
 	return h.serve(ctx, req, "anonymous", h.People.AnonymousTouches, func(id string, touches []attribution.Touch) []segment.Message {
 		msgs := make([]segment.Message, len(touches))
 		for i, t := range touches {
-			msgs[i] = AnonymousTrack(id, h.event(), t)
+			msgs[i] = attribution.AnonymousTrack(id, h.event(), t)
 		}
 		return msgs
 	})
@@ -142,7 +123,7 @@ func (h *Handler) TrackAnonymous(ctx context.Context, req events.APIGatewayV2HTT
 
 func (h *Handler) event() string {
 	if h.Event == "" {
-		return DefaultEvent
+		return config.DefaultSourceEvent
 	}
 	return h.Event
 }
@@ -155,7 +136,7 @@ func (h *Handler) serve(
 	build func(id string, touches []attribution.Touch) []segment.Message,
 ) (events.APIGatewayV2HTTPResponse, error) {
 	id := httpapi.PathParam(req, "id")
-	if msg := checkID(id); msg != "" {
+	if msg := event.CheckID(id); msg != "" {
 		return httpapi.Error(http.StatusBadRequest, msg), nil
 	}
 	if h.Erased != nil {
@@ -241,17 +222,4 @@ func answer(status int, resp Response) events.APIGatewayV2HTTPResponse {
 	}
 	resp.Sent, resp.Failed, resp.DetailsOmitted = strip(resp.Sent), strip(resp.Failed), true
 	return httpapi.JSON(status, resp)
-}
-
-// checkID returns why id is refused, or "".
-func checkID(id string) string {
-	switch {
-	case id == "":
-		return "the id is empty"
-	case len(id) > MaxIDBytes:
-		return fmt.Sprintf("the id is %d bytes, longer than %d", len(id), MaxIDBytes)
-	case !utf8.ValidString(id):
-		return "the id is not valid UTF-8"
-	}
-	return ""
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/trigger"
 )
@@ -101,7 +103,7 @@ func TestTrackSendsOneMessagePerTouchWithItsHistoricTimestamp(t *testing.T) {
 		assert.Equal(t, messageIDs(out.Sent), []string{got[0].MessageID, got[1].MessageID, got[2].MessageID}, "oldest first")
 		for i, wantTime := range []string{"2026-11-29T09:00:00Z", "2026-11-30T09:00:00Z", "2026-12-01T09:00:00Z"} {
 			assert.Equal(t, "track", got[i].Type)
-			assert.Equal(t, trigger.DefaultEvent, got[i].Event)
+			assert.Equal(t, config.DefaultSourceEvent, got[i].Event)
 			assert.Equal(t, "u-1", got[i].UserID)
 			assert.Equal(t, wantTime, got[i].Timestamp)
 		}
@@ -187,7 +189,7 @@ func TestBadIDIs400(t *testing.T) {
 	e := newEnv(t)
 	for name, id := range map[string]string{
 		"empty":     "",
-		"oversized": strings.Repeat("x", trigger.MaxIDBytes+1),
+		"oversized": strings.Repeat("x", event.MaxIDLength+1),
 		"not UTF-8": "\xff\xfe",
 	} {
 		for _, path := range routes {

@@ -2,7 +2,7 @@
 // BINARY becomes OUT/<base name>.zip holding one entry, "bootstrap", with a fixed
 // modification time and mode 0755, so the same binary always gives the same bytes.
 //
-//	go run ./tools/zipbootstrap -out bin bin/.build/linux_arm64/events ...
+//	go -C tools run ./zipbootstrap -out $PWD/bin $PWD/bin/.build/linux_arm64/events ...
 //
 // It is a build tool, not part of the product.
 package main

@@ -1,4 +1,4 @@
-package stream
+package erase
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/stream"
 )
 
 // ErasedCheck says, per event, whether its person was erased
@@ -32,7 +33,7 @@ func (c ErasedCheck) ForBatch(ctx context.Context, batch events.DynamoDBEvent) *
 	}
 	var evs []event.Event
 	for _, rec := range batch.Records {
-		if ev, err := EventFromRecord(rec); err == nil && rec.EventName != "REMOVE" {
+		if ev, err := stream.EventFromRecord(rec); err == nil && rec.EventName != "REMOVE" {
 			evs = append(evs, ev)
 		}
 	}

@@ -1,4 +1,4 @@
-package stream
+package erase
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
 )
 
 func erasedBatch(t *testing.T, anons ...string) (events.DynamoDBEvent, []event.Event) {
@@ -23,7 +24,7 @@ func erasedBatch(t *testing.T, anons ...string) (events.DynamoDBEvent, []event.E
 			Timestamp: time.Date(2026, 5, 1, 12, i, 0, 0, time.UTC), TimestampSource: event.FromTimestamp, Raw: []byte(`{}`)}
 		evs = append(evs, ev)
 		b.Records = append(b.Records, events.DynamoDBEventRecord{EventName: "INSERT",
-			Change: events.DynamoDBStreamRecord{NewImage: FromSDK(store.EventItem(ev, 0))}})
+			Change: events.DynamoDBStreamRecord{NewImage: stream.FromSDK(store.EventItem(ev, 0))}})
 	}
 	return b, evs
 }

@@ -1,4 +1,4 @@
-// Package identify is the events stream's consumer for identify and alias events: it
+// Package links is the events stream's consumer for identify and alias events: it
 // records which anonymous ids belong to which user, so a person's touches on every
 // device before sign-up are attributed to them.
 //
@@ -13,7 +13,7 @@
 //
 // Every write is idempotent (store.Identities.Put), so a redelivered record changes
 // nothing.
-package identify
+package links
 
 import (
 	"context"
@@ -22,9 +22,10 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/event"
-	"github.com/attribution-dev/attribution/internal/parallel"
 	"github.com/attribution-dev/attribution/internal/realtime"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -49,7 +50,7 @@ type Handler struct {
 	Realtime *realtime.Pusher
 	// Erased, when set, says whether an event's person was erased; their identify and
 	// alias events link nothing.
-	Erased stream.ErasedCheck
+	Erased erase.ErasedCheck
 	// Blocked are ids that never link (nil: the built-in list). The webhook already
 	// drops them; checking again here covers events stored before an id was blocked.
 	Blocked *event.Blocklist
@@ -78,7 +79,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 }
 
 // record applies rec's event and returns the user it linked an id to, if any.
-func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *stream.Erasures) ([]string, error) {
+func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *erase.Erasures) ([]string, error) {
 	if rec.EventName == "REMOVE" {
 		return nil, nil
 	}
@@ -173,17 +174,21 @@ func (h *Handler) alias(ctx context.Context, ev event.Event) error {
 	// Each Put is up to five conditional writes (two merge-cap counts, three on the
 	// link); a previousId with many links would otherwise outlast the Lambda on every
 	// retry.
-	return parallel.Each(ctx, len(inherited), inheritWorkers, func(ctx context.Context, i int) error {
-		l := inherited[i]
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(inheritWorkers)
+	for _, l := range inherited {
 		if l.AnonymousID == user {
-			return nil // a link back to the new userId itself: nothing to inherit
+			continue // a link back to the new userId itself: nothing to inherit
 		}
-		err := h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased))
-		if h.capped(ctx, err) {
-			return nil // one device past a cap does not stop the others
-		}
-		return err
-	})
+		g.Go(func() error {
+			err := h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased))
+			if h.capped(ctx, err) {
+				return nil // one device past a cap does not stop the others
+			}
+			return err
+		})
+	}
+	return g.Wait()
 }
 
 // capped reports whether err is a link refused by a merge cap, which skips the link

@@ -1,4 +1,4 @@
-package identify_test
+package links_test
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/event/eventtest"
-	"github.com/attribution-dev/attribution/internal/identify"
+	"github.com/attribution-dev/attribution/internal/links"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
 )
@@ -54,18 +54,18 @@ func batch(evs ...event.Event) events.DynamoDBEvent {
 	return b
 }
 
-func newHandler(t *testing.T) (*identify.Handler, *store.Identities) {
+func newHandler(t *testing.T) (*links.Handler, *store.Identities) {
 	db, tables := dbtest.New(t)
 	ids := store.NewIdentities(db, tables.Identities)
-	return &identify.Handler{Identities: ids, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, ids
+	return &links.Handler{Identities: ids, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, ids
 }
 
 func anonymousIDs(t *testing.T, ids *store.Identities, user string) []string {
 	t.Helper()
-	links, err := ids.ByUser(context.Background(), user)
+	got, err := ids.ByUser(context.Background(), user)
 	require.NoError(t, err)
 	out := []string{}
-	for _, l := range links {
+	for _, l := range got {
 		out = append(out, l.AnonymousID)
 	}
 	return out
@@ -119,7 +119,7 @@ func TestUnusableRecordsAreSkippedNotFailed(t *testing.T) {
 
 func TestStorageFailuresAreReportedFromTheFailedRecord(t *testing.T) {
 	db, _ := dbtest.New(t)
-	h := &identify.Handler{Identities: store.NewIdentities(db, "no-such-table"), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h := &links.Handler{Identities: store.NewIdentities(db, "no-such-table"), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	b := batch(identifyEvent(t, "m1", "a", "u", t0), identifyEvent(t, "m2", "b", "u", t0))
 	resp, err := h.Handle(context.Background(), b)
 	require.NoError(t, err)
@@ -191,13 +191,13 @@ func TestAliasMarksPreviousIDAndInheritedLinks(t *testing.T) {
 		aliasEvent(t, "m2", "old", "new", t0.Add(time.Hour)),
 	))
 	require.NoError(t, err)
-	links, err := ids.ByUser(ctx, "new")
+	got, err := ids.ByUser(ctx, "new")
 	require.NoError(t, err)
-	require.Len(t, links, 2)
+	require.Len(t, got, 2)
 	assert.Equal(t, store.Link{UserID: "new", AnonymousID: "laptop", Source: store.LinkAlias, MessageID: "m2",
-		FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour), Via: "old"}, links[0])
+		FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour), Via: "old"}, got[0])
 	assert.Equal(t, store.Link{UserID: "new", AnonymousID: "old", Source: store.LinkAlias, MessageID: "m2",
-		FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour), Aliased: true}, links[1])
+		FirstSeen: t0.Add(time.Hour), LastSeen: t0.Add(time.Hour), Aliased: true}, got[1])
 }
 
 // An identify stored just before its person was erased still reaches the consumer,
@@ -206,7 +206,7 @@ func TestEventsOfErasedPeopleLinkNothing(t *testing.T) {
 	db, tables := dbtest.New(t)
 	ids := store.NewIdentities(db, tables.Identities)
 	tombs := store.NewTombstones(db, tables.Identities)
-	h := &identify.Handler{Identities: ids, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Erased: tombs.EventsErased}
+	h := &links.Handler{Identities: ids, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Erased: tombs.EventsErased}
 	ctx := context.Background()
 	require.NoError(t, tombs.Erase(ctx, "anon-gone"))
 

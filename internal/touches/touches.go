@@ -1,7 +1,7 @@
-// Package detect is the stream consumer that turns page events into touches: it
+// Package touches is the stream consumer that turns page events into touches: it
 // describes each page view's source and stores a touch when the page view enters a
-// visit (DESIGN.md, "Touches").
-package detect
+// visit (source.IsNewTouch).
+package touches
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/realtime"
 	"github.com/attribution-dev/attribution/internal/source"
@@ -38,7 +39,7 @@ type Handler struct {
 	Log       *slog.Logger
 	// Erased, when set, says whether a page event's person was erased; their events
 	// are skipped.
-	Erased stream.ErasedCheck
+	Erased erase.ErasedCheck
 	// OnTouch, when set, is called after each new touch is stored (real-time attribution).
 	// Its error fails the record, so the stream redelivers it; storing the touch again is
 	// a no-op.
@@ -87,7 +88,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 }
 
 // record stores the touch rec's page event starts, if any, and returns it.
-func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *stream.Erasures) (*attribution.Touch, error) {
+func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *erase.Erasures) (*attribution.Touch, error) {
 	if rec.EventName != "INSERT" {
 		return nil, nil
 	}

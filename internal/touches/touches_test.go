@@ -1,4 +1,4 @@
-package detect_test
+package touches_test
 
 import (
 	"context"
@@ -15,11 +15,11 @@ import (
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/clip"
 	"github.com/attribution-dev/attribution/internal/dbtest"
-	"github.com/attribution-dev/attribution/internal/detect"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
+	"github.com/attribution-dev/attribution/internal/touches"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -39,18 +39,18 @@ func page(id string, at time.Time, url, referrer string) event.Event {
 }
 
 // newHandler is a detect handler over fresh tables.
-func newHandler(t *testing.T) (*detect.Handler, *store.Events, *store.Touches) {
+func newHandler(t *testing.T) (*touches.Handler, *store.Events, *store.Touches) {
 	t.Helper()
 	db, tables := dbtest.New(t)
-	evs, touches := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
-	return &detect.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: touches, Log: quiet}, evs, touches
+	evs, stored := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
+	return &touches.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: stored, Log: quiet}, evs, stored
 }
 
 func TestRedeliveredBatchStoresEachTouchOnce(t *testing.T) {
 	db, tables := dbtest.New(t)
-	evs, touches := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
+	evs, stored := store.NewEvents(db, tables.Events), store.NewTouches(db, tables.Touches)
 	var seen []string
-	h := &detect.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: touches, Log: quiet,
+	h := &touches.Handler{Detector: source.New(source.Options{}), PageViews: evs, Touches: stored, Log: quiet,
 		OnTouch: func(_ context.Context, tc attribution.Touch) error { seen = append(seen, tc.MessageID); return nil }}
 
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -73,7 +73,7 @@ func TestRedeliveredBatchStoresEachTouchOnce(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, resp.BatchItemFailures)
 	}
-	got, err := touches.ByVisitor(context.Background(), "a1")
+	got, err := stored.ByVisitor(context.Background(), "a1")
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	assert.Equal(t, "duckduckgo", got[0].Description.Referrer.Engine)
@@ -84,7 +84,7 @@ func TestRedeliveredBatchStoresEachTouchOnce(t *testing.T) {
 func TestStorageFailureReportsTheRecordAndWhatFollows(t *testing.T) {
 	down, err := store.NewClient(context.Background(), store.ClientOptions{Region: "us-east-1", Endpoint: "http://127.0.0.1:1"})
 	require.NoError(t, err)
-	h := &detect.Handler{Detector: source.New(source.Options{}), PageViews: store.NewEvents(down, "e"), Touches: store.NewTouches(down, "t"), Log: quiet}
+	h := &touches.Handler{Detector: source.New(source.Options{}), PageViews: store.NewEvents(down, "e"), Touches: store.NewTouches(down, "t"), Log: quiet}
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	resp, err := h.Handle(context.Background(), events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{
 		record(t, "1", page("p1", at, "https://acme.io/", "")),
@@ -103,7 +103,7 @@ func TestStorageFailureReportsTheRecordAndWhatFollows(t *testing.T) {
 // link). Stored whole, such a touch is over the limit on every delivery: the record
 // would fail until the stream gives up on it.
 func TestAnOverlongURLStillMakesATouch(t *testing.T) {
-	h, _, touches := newHandler(t)
+	h, _, stored := newHandler(t)
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	long := "https://acme.io/?utm_source=newsletter&utm_medium=email&utm_term=" + strings.Repeat("t", 150_000)
 	p := page("p1", at, long, "https://blog.example.org/"+strings.Repeat("r", 150_000))
@@ -111,7 +111,7 @@ func TestAnOverlongURLStillMakesATouch(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, resp.BatchItemFailures)
 
-	got, err := touches.ByVisitor(context.Background(), "a1")
+	got, err := stored.ByVisitor(context.Background(), "a1")
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	tc := got[0]
@@ -126,7 +126,7 @@ func TestAnOverlongURLStillMakesATouch(t *testing.T) {
 // A reload of a page whose URL carries an overlong utm value continues the visit: the
 // fresh description is compared clipped, as the stored one is.
 func TestReloadingAnOverlongCampaignURLIsOneTouch(t *testing.T) {
-	h, evs, touches := newHandler(t)
+	h, evs, stored := newHandler(t)
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	long := "https://acme.io/?utm_source=newsletter&utm_medium=email&utm_term=" + strings.Repeat("t", 20_000)
 	for i, p := range []event.Event{page("p1", at, long, "https://mail.google.com/"), page("p2", at.Add(time.Minute), long, "https://mail.google.com/")} {
@@ -136,7 +136,7 @@ func TestReloadingAnOverlongCampaignURLIsOneTouch(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, resp.BatchItemFailures)
 	}
-	got, err := touches.ByVisitor(context.Background(), "a1")
+	got, err := stored.ByVisitor(context.Background(), "a1")
 	require.NoError(t, err)
 	assert.Equal(t, 1, len(got), "the reload continues the visit")
 }
@@ -144,7 +144,7 @@ func TestReloadingAnOverlongCampaignURLIsOneTouch(t *testing.T) {
 // A page view stored just before its visitor was erased still reaches the consumer,
 // after the erasure deleted their touches: it must not recreate one.
 func TestPageViewsOfErasedVisitorsMakeNoTouch(t *testing.T) {
-	h, evs, touches := newHandler(t)
+	h, evs, stored := newHandler(t)
 	tombs := store.NewTombstones(dbtest.Client(t), dbtest.Tables(t, dbtest.Client(t)).Identities)
 	h.Erased = tombs.EventsErased
 	ctx := context.Background()
@@ -156,7 +156,7 @@ func TestPageViewsOfErasedVisitorsMakeNoTouch(t *testing.T) {
 	resp, err := h.Handle(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{record(t, "1", p)}})
 	require.NoError(t, err)
 	assert.Empty(t, resp.BatchItemFailures)
-	got, err := touches.ByVisitor(ctx, "a1")
+	got, err := stored.ByVisitor(ctx, "a1")
 	require.NoError(t, err)
 	assert.Empty(t, got)
 }
