@@ -28,6 +28,7 @@ func commands() []command {
 		{"detect", "describe visits: JSON Lines {\"url\",\"referrer\"} on stdin, descriptions on stdout", runDetect},
 		{"import", "import Segment archives (JSON Lines, gzip or not; - is stdin) as POST /events stores them", runImport},
 		{"backfill", "send identify traits (and with -track, Source Identified events) for many users", runBackfill},
+		{"report", "print a conversions report (-event -from -to -model M|all -by -format table|csv|json)", runReport},
 		{"forget", "erase a person (--user ID or --anonymous ID) and suppress their later events", runForget},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/attribution-dev/attribution/internal/config"
@@ -27,12 +28,12 @@ func runTables(ctx context.Context, args []string) error {
 	if err := createTables(ctx, cfg, db); err != nil {
 		return err
 	}
-	fmt.Printf("tables ready: %s, %s, %s\n", cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable)
+	fmt.Printf("tables ready: %s\n", strings.Join(tablesOf(cfg).Names(), ", "))
 	return nil
 }
 
 func tablesOf(cfg config.Config) store.Tables {
-	return store.Tables{Events: cfg.EventsTable, Identities: cfg.IdentitiesTable, Touches: cfg.TouchesTable}
+	return store.Tables{Events: cfg.EventsTable, Identities: cfg.IdentitiesTable, Touches: cfg.TouchesTable, Conversions: cfg.ConversionsTable}
 }
 
 // createTables creates the tables and, when retention is configured, turns on TTL where

@@ -19,7 +19,11 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
+	conversions, err := env.LambdaConversionFollowUp() // nil without CONVERSION_EVENTS
+	if err != nil {
+		env.Fatal("start", err)
+	}
 	h := &touches.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: env.Log,
-		Realtime: push, Erased: env.Tombstones().EventsErased}
+		Realtime: push, Erased: env.Tombstones().EventsErased, Conversions: conversions}
 	lambda.Start(h.Handle)
 }

@@ -20,6 +20,11 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &links.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push, Erased: env.Tombstones().EventsErased, Blocked: env.Config.BlockedIDs}
+	conversions, err := env.LambdaConversionFollowUp() // nil without CONVERSION_EVENTS
+	if err != nil {
+		env.Fatal("start", err)
+	}
+	h := &links.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push, Erased: env.Tombstones().EventsErased,
+		Blocked: env.Config.BlockedIDs, Conversions: conversions}
 	lambda.Start(h.Handle)
 }

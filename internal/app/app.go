@@ -8,17 +8,23 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/config"
+	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/erase"
+	"github.com/attribution-dev/attribution/internal/ledger"
 	"github.com/attribution-dev/attribution/internal/logging"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/realtime"
+	"github.com/attribution-dev/attribution/internal/report"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/source"
 	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
 )
 
 // Env is a configured process: settings, logger and DynamoDB client.
@@ -77,14 +83,49 @@ func (e Env) Tombstones() *store.Tombstones {
 	return store.NewTombstones(e.DB, e.Config.IdentitiesTable)
 }
 
-// Eraser forgets people on request.
+// Eraser forgets people on request, with their conversions when CONVERSION_EVENTS is set.
 func (e Env) Eraser() *erase.Eraser {
-	return &erase.Eraser{Events: e.Events(), Touches: e.Touches(), Identities: e.Identities(), Tombstones: e.Tombstones(), Log: e.Log}
+	er := &erase.Eraser{Events: e.Events(), Touches: e.Touches(), Identities: e.Identities(), Tombstones: e.Tombstones(), Log: e.Log}
+	if len(e.Config.ConversionEvents) > 0 {
+		books := e.Ledger(nil)
+		er.Conversions, er.Recredit = books.Erase, books.Refresh
+	}
+	return er
+}
+
+// Conversions is the conversions repository.
+func (e Env) Conversions() *store.Conversions {
+	return store.NewConversions(e.DB, e.Config.ConversionsTable)
+}
+
+// Ledger credits and rolls up conversions. With sender and CONVERSION_CREDITS_EVENT set,
+// changed conversions are written back to Segment through sender.
+func (e Env) Ledger(sender *segment.Client) *ledger.Ledger {
+	l := &ledger.Ledger{
+		Store: e.Conversions(), People: e.People(), Touches: e.Touches(), Links: e.Identities(), Log: e.Log,
+		Settings: conversion.Settings{Lookback: e.Config.ConversionLookback(), Location: e.Config.ReportLocation},
+	}
+	if sender != nil && e.Config.ConversionCreditsEvent != "" {
+		l.CreditsEvent, l.Sender = e.Config.ConversionCreditsEvent, sender
+	}
+	return l
 }
 
 // People resolves a person's linked ids, touches and events.
 func (e Env) People() *people.Resolver {
 	return &people.Resolver{Identities: e.Identities(), Touches: e.Touches(), Events: e.Events()}
+}
+
+// Reports serves the report routes from the conversions table's rollups.
+func (e Env) Reports() *report.Handler {
+	return &report.Handler{
+		Reporter:     &report.Reporter{Rollups: e.Conversions(), LookbackDays: e.Config.ConversionLookbackDays},
+		Parser:       report.Parser{Events: e.Config.ConversionEvents, Location: e.Config.ReportLocation},
+		Conversions:  e.Conversions(),
+		Timezone:     e.Config.ReportTimezone,
+		HalfLifeDays: attribution.DefaultHalfLife.Hours() / 24,
+		Log:          e.Log,
+	}
 }
 
 // Detector is the source detector with the configured internal and ignored hosts.
@@ -147,4 +188,42 @@ func (e Env) LambdaPusher() (*realtime.Pusher, error) {
 		return nil, err
 	}
 	return e.Pusher(sender), nil
+}
+
+// ConversionVariables are what a deployed consumer needs to credit conversions: the
+// tables a person is resolved from and the conversions table.
+var ConversionVariables = []string{"IDENTITIES_TABLE", "TOUCHES_TABLE", "CONVERSIONS_TABLE"}
+
+// LambdaLedger is Ledger for a deployed function: ConversionVariables must be set, and
+// with CONVERSION_CREDITS_EVENT a write key too (a deployed function has no disk for a
+// dry-run outbox).
+func (e Env) LambdaLedger() (*ledger.Ledger, error) {
+	required := ConversionVariables
+	if e.Config.ConversionCreditsEvent != "" {
+		required = append(slices.Clone(required), "SEGMENT_WRITE_KEY")
+	}
+	if err := config.RequireInLambda(os.LookupEnv, required...); err != nil {
+		return nil, fmt.Errorf("conversions: %w", err)
+	}
+	var sender *segment.Client
+	if e.Config.ConversionCreditsEvent != "" {
+		var err error
+		if sender, err = e.Segment(""); err != nil {
+			return nil, err
+		}
+	}
+	return e.Ledger(sender), nil
+}
+
+// LambdaConversionFollowUp is the touch and link consumers' recompute of conversions for
+// a deployed function: nil, and nothing required, without CONVERSION_EVENTS.
+func (e Env) LambdaConversionFollowUp() (stream.FollowUpFunc, error) {
+	if len(e.Config.ConversionEvents) == 0 {
+		return nil, nil
+	}
+	l, err := e.LambdaLedger()
+	if err != nil {
+		return nil, fmt.Errorf("CONVERSION_EVENTS is set: %w", err)
+	}
+	return l.FollowUp, nil
 }

@@ -15,6 +15,7 @@ import (
 const (
 	IdentifyMessageIDPrefix = "attr-identify-"
 	TrackMessageIDPrefix    = "attr-track-"
+	CreditMessageIDPrefix   = "attr-credit-"
 )
 
 // messageIDHashBytes is how much of the SHA-256 goes into an id: 128 bits (32 hex
@@ -71,6 +72,24 @@ func TrackMessageID(personID string, t Touch) string {
 		h.field(t.Referrer)
 	}
 	return h.id(TrackMessageIDPrefix)
+}
+
+// CreditMessageID is the messageId of the track crediting touch touchID with credits
+// (per model) of conversion conversionID. The credits are part of it, so a recomputed
+// conversion sends again exactly the touches whose credits changed; an unchanged one
+// repeats its ids, which Segment drops.
+func CreditMessageID(conversionID, touchID string, credits map[Model]float64) string {
+	h := newMessageHasher("credit")
+	h.field(conversionID)
+	h.field(touchID)
+	h.count(len(credits))
+	for _, m := range Models() {
+		if c, ok := credits[m]; ok {
+			h.field(string(m))
+			h.field(strconv.FormatFloat(c, 'g', -1, 64))
+		}
+	}
+	return h.id(CreditMessageIDPrefix)
 }
 
 // traitString renders a trait value for hashing. Traits hold only strings today; the

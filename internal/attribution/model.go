@@ -96,6 +96,16 @@ type Options struct {
 	HalfLife time.Duration
 }
 
+func (o Options) halfLife() (time.Duration, error) {
+	switch {
+	case o.HalfLife < 0:
+		return 0, fmt.Errorf("%w: negative half-life %s", ErrInvalidOptions, o.HalfLife)
+	case o.HalfLife == 0:
+		return DefaultHalfLife, nil
+	}
+	return o.HalfLife, nil
+}
+
 // Credit is the share of a conversion credited to one channel, source and campaign.
 type Credit struct {
 	Channel  string  `json:"channel"`
@@ -133,12 +143,9 @@ func Credits(model Model, touches []Touch, opts Options) ([]Credit, error) {
 	if !model.valid() {
 		return nil, fmt.Errorf("credits: %w %q: valid models are %s", ErrUnknownModel, model, validModels())
 	}
-	halfLife := opts.HalfLife
-	if halfLife < 0 {
-		return nil, fmt.Errorf("credits: %w: negative half-life %s", ErrInvalidOptions, halfLife)
-	}
-	if halfLife == 0 {
-		halfLife = DefaultHalfLife
+	halfLife, err := opts.halfLife()
+	if err != nil {
+		return nil, fmt.Errorf("credits: %w", err)
 	}
 
 	counted := make([]*Touch, 0, len(touches))
@@ -156,39 +163,48 @@ func Credits(model Model, touches []Touch, opts Options) ([]Credit, error) {
 	slices.SortFunc(counted, compareTouches)
 
 	var c credits
+	for i, w := range weights(model, counted, halfLife) {
+		c.add(counted[i], w)
+	}
+	return c.result(), nil
+}
+
+// weights are model's raw weights of counted touches, which are in canonical order and
+// not empty; they are normalised by the caller.
+func weights(model Model, counted []*Touch, halfLife time.Duration) []float64 {
+	w := make([]float64, len(counted))
 	n := len(counted)
 	switch model {
 	case ModelFirst:
-		c.add(counted[0], 1)
+		w[0] = 1
 	case ModelLast:
-		c.add(counted[n-1], 1)
+		w[n-1] = 1
 	case ModelLastNonDirect:
-		pick := counted[n-1]
+		pick := n - 1
 		for i := n - 1; i >= 0; i-- {
 			if !IsDirect(counted[i].Description) {
-				pick = counted[i]
+				pick = i
 				break
 			}
 		}
-		c.add(pick, 1)
+		w[pick] = 1
 	case ModelLinear:
-		for _, t := range counted {
-			c.add(t, 1)
+		for i := range w {
+			w[i] = 1
 		}
 	case ModelPosition:
 		switch n {
 		case 1:
-			c.add(counted[0], 1)
+			w[0] = 1
 		case 2:
-			c.add(counted[0], 0.5)
-			c.add(counted[1], 0.5)
+			w[0], w[1] = 0.5, 0.5
 		default:
-			c.add(counted[0], 0.4)
+			w[0] = 0.4
 			middle := 0.2 / float64(n-2)
-			for _, t := range counted[1 : n-1] {
-				c.add(t, middle)
+			for i := 1; i < n-1; i++ {
+				w[i] = middle
 			}
-			c.add(counted[n-1], 0.4)
+			w[n-1] = 0.4
 		}
 	case ModelTimeDecay:
 		// Weights are taken relative to the latest counted touch, not to the conversion:
@@ -197,12 +213,50 @@ func Credits(model Model, touches []Touch, opts Options) ([]Credit, error) {
 		// weighs exactly 1, so the total can never underflow to zero (and divide into
 		// NaN) however far the conversion lies after the touches.
 		latest := counted[n-1].Timestamp
-		for _, t := range counted {
+		for i, t := range counted {
 			age := latest.Sub(t.Timestamp)
-			c.add(t, math.Exp2(-float64(age)/float64(halfLife)))
+			w[i] = math.Exp2(-float64(age) / float64(halfLife))
 		}
 	}
-	return c.result(), nil
+	return w
+}
+
+// TouchCredits is each touch's share of one conversion under model: the per-touch form
+// of Credits, with the same options and rules, for reports that group touches by other
+// labels than channel, source and campaign. out[i] is touches[i]'s share; touches after
+// opts.ConversionTime get 0. The shares sum to 1 when any touch counts; with none they
+// are all 0.
+func TouchCredits(model Model, touches []Touch, opts Options) ([]float64, error) {
+	if !model.valid() {
+		return nil, fmt.Errorf("touch credits: %w %q: valid models are %s", ErrUnknownModel, model, validModels())
+	}
+	halfLife, err := opts.halfLife()
+	if err != nil {
+		return nil, fmt.Errorf("touch credits: %w", err)
+	}
+	out := make([]float64, len(touches))
+	index := make(map[*Touch]int, len(touches))
+	counted := make([]*Touch, 0, len(touches))
+	for i := range touches {
+		if !opts.ConversionTime.IsZero() && touches[i].Timestamp.After(opts.ConversionTime) {
+			continue
+		}
+		counted = append(counted, &touches[i])
+		index[&touches[i]] = i
+	}
+	if len(counted) == 0 {
+		return out, nil
+	}
+	slices.SortFunc(counted, compareTouches)
+	w := weights(model, counted, halfLife)
+	var total float64
+	for _, x := range w {
+		total += x
+	}
+	for i, t := range counted {
+		out[index[t]] = w[i] / total
+	}
+	return out, nil
 }
 
 type creditKey struct {
@@ -283,6 +337,14 @@ func labels(t *Touch) creditKey {
 	}
 	return k
 }
+
+// SourceName is the source label of a touch, as Credits groups it: the utm_source, else
+// the referrer's name, else its host without "www.", else "(direct)".
+func SourceName(t Touch) string { return sourceName(&t) }
+
+// ReferrerName is the name key of a referrer (engine, network, client, site or
+// assistant), "" when it has none.
+func ReferrerName(r source.Referrer) string { return referrerName(&r) }
 
 func sourceName(t *Touch) string {
 	d := &t.Description

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/attribution-dev/attribution/internal/source"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseModel(t *testing.T) {
@@ -497,4 +499,35 @@ func assertCredits(t *testing.T, got, want []Credit) {
 	if math.Abs(sum-1) > 1e-9 {
 		t.Errorf("credits sum to %v", sum)
 	}
+}
+
+func TestTouchCreditsGroupToCredits(t *testing.T) {
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	touches := []Touch{
+		{MessageID: "c", Timestamp: base.Add(48 * time.Hour), Description: source.Description{Channel: "Email", Referrer: source.Referrer{Type: source.TypeEmail, Client: "gmail"}}},
+		{MessageID: "a", Timestamp: base, Description: source.Description{Channel: "Organic Search", Referrer: source.Referrer{Type: source.TypeSearch, Engine: "google"}}},
+		{MessageID: "b", Timestamp: base.Add(24 * time.Hour), Description: source.Description{Channel: "Direct", Referrer: source.Referrer{Type: source.TypeDirect}}},
+		{MessageID: "late", Timestamp: base.Add(96 * time.Hour), Description: source.Description{Channel: "Paid Search"}},
+	}
+	opts := Options{ConversionTime: base.Add(72 * time.Hour)}
+	for _, m := range Models() {
+		per, err := TouchCredits(m, touches, opts)
+		require.NoError(t, err)
+		grouped, err := Credits(m, touches, opts)
+		require.NoError(t, err)
+		assert.Zero(t, per[3], "%s: a touch after the conversion gets nothing", m)
+		var sum float64
+		byChannel := map[string]float64{}
+		for i, c := range per {
+			sum += c
+			byChannel[touches[i].Description.Channel] += c
+		}
+		assert.InDelta(t, 1, sum, 1e-12, m)
+		for _, g := range grouped {
+			assert.InDelta(t, g.Credit, byChannel[g.Channel], 1e-12, "%s %s", m, g.Channel)
+		}
+	}
+	none, err := TouchCredits(ModelLinear, nil, Options{})
+	require.NoError(t, err)
+	assert.Empty(t, none)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,16 @@ type Config struct {
 	// MaxAnonymousIDsPerUser and MaxUsersPerAnonymousID cap identity merges.
 	MaxAnonymousIDsPerUser int
 	MaxUsersPerAnonymousID int
+	ConversionsTable       string
+	// ConversionEvents are the track event names that are conversions, in their
+	// configured order and case: Segment event names are case-sensitive.
+	ConversionEvents       []string
+	ConversionLookbackDays int
+	// ReportTimezone is the IANA name reports count calendar days in; ReportLocation
+	// is it loaded.
+	ReportTimezone         string
+	ReportLocation         *time.Location
+	ConversionCreditsEvent string
 }
 
 // Defaults match .env.example so that a fresh clone runs without a .env.
@@ -54,7 +65,9 @@ const (
 	DefaultMaxUsersPerAnonymousID = 10
 	// MaxMergeCap bounds both caps: each linked id costs its counter item 32 bytes, and
 	// the item must stay under DynamoDB's 400 KB.
-	MaxMergeCap = 10_000
+	MaxMergeCap           = 10_000
+	DefaultLookbackDays   = 90
+	DefaultReportTimezone = "UTC"
 )
 
 // Load reads .env (if present) into the process environment without overriding what is
@@ -89,6 +102,10 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c.EventsTable = get("EVENTS_TABLE", "attribution-"+c.Stage+"-events")
 	c.IdentitiesTable = get("IDENTITIES_TABLE", "attribution-"+c.Stage+"-identities")
 	c.TouchesTable = get("TOUCHES_TABLE", "attribution-"+c.Stage+"-touches")
+	c.ConversionsTable = get("CONVERSIONS_TABLE", "attribution-"+c.Stage+"-conversions")
+	c.ConversionEvents = splitNames(get("CONVERSION_EVENTS", ""))
+	c.ConversionCreditsEvent = get("CONVERSION_CREDITS_EVENT", "")
+	c.ReportTimezone = get("REPORT_TIMEZONE", DefaultReportTimezone)
 
 	var err error
 	if c.Realtime, err = parseBool("REALTIME", get("REALTIME", "true")); err != nil {
@@ -109,7 +126,19 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if c.MaxUsersPerAnonymousID, err = parseCap("MAX_USERS_PER_ANONYMOUS_ID", get("MAX_USERS_PER_ANONYMOUS_ID", strconv.Itoa(DefaultMaxUsersPerAnonymousID))); err != nil {
 		return Config{}, err
 	}
+	lookback := get("CONVERSION_LOOKBACK_DAYS", strconv.Itoa(DefaultLookbackDays))
+	if c.ConversionLookbackDays, err = strconv.Atoi(lookback); err != nil || c.ConversionLookbackDays < 1 {
+		return Config{}, fmt.Errorf("CONVERSION_LOOKBACK_DAYS: %q is not a positive number of days", lookback)
+	}
+	if c.ReportLocation, err = time.LoadLocation(c.ReportTimezone); err != nil {
+		return Config{}, fmt.Errorf("REPORT_TIMEZONE: %q is not an IANA time zone name (e.g. UTC, Europe/Paris): %w", c.ReportTimezone, err)
+	}
 	return c, nil
+}
+
+// ConversionLookback is how far before a conversion its touches count.
+func (c Config) ConversionLookback() time.Duration {
+	return time.Duration(c.ConversionLookbackDays) * 24 * time.Hour
 }
 
 // RequireInLambda names every variable a deployed function must have explicitly: defaults
@@ -132,6 +161,18 @@ func splitList(s string) []string {
 	var out []string
 	for _, part := range strings.Split(s, ",") {
 		if p := strings.ToLower(strings.TrimSpace(part)); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// splitNames splits a comma separated list of names, trimmed but keeping their case, and
+// drops repeats.
+func splitNames(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" && !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}

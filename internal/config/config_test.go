@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,4 +56,28 @@ func TestRequireInLambdaNamesMissing(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "TOUCHES_TABLE")
 	assert.NotContains(t, err.Error(), "EVENTS_TABLE")
+}
+
+func TestConversionSettings(t *testing.T) {
+	c, err := FromLookup(lookup(map[string]string{}))
+	require.NoError(t, err)
+	assert.Empty(t, c.ConversionEvents)
+	assert.Equal(t, 90, c.ConversionLookbackDays)
+	assert.Equal(t, "UTC", c.ReportLocation.String())
+	assert.Equal(t, "attribution-dev-conversions", c.ConversionsTable)
+
+	c, err = FromLookup(lookup(map[string]string{
+		"CONVERSION_EVENTS": " Signed Up,Order Completed ,, signed up,Signed Up", "CONVERSION_LOOKBACK_DAYS": "30",
+		"REPORT_TIMEZONE": "Europe/Paris", "CONVERSION_CREDITS_EVENT": "Conversion Credited",
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Signed Up", "Order Completed", "signed up"}, c.ConversionEvents, "case kept, repeats dropped")
+	assert.Equal(t, 30*24*time.Hour, c.ConversionLookback())
+	assert.Equal(t, "Europe/Paris", c.ReportLocation.String())
+	assert.Equal(t, "Conversion Credited", c.ConversionCreditsEvent)
+
+	_, err = FromLookup(lookup(map[string]string{"REPORT_TIMEZONE": "Mars/Olympus"}))
+	require.ErrorContains(t, err, "REPORT_TIMEZONE")
+	_, err = FromLookup(lookup(map[string]string{"CONVERSION_LOOKBACK_DAYS": "0"}))
+	require.ErrorContains(t, err, "CONVERSION_LOOKBACK_DAYS")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/dynalite"
 	"github.com/attribution-dev/attribution/internal/store"
 )
@@ -72,11 +73,11 @@ func Client(t testing.TB) *dynamodb.Client {
 	return db
 }
 
-// Tables creates the three tables under unique names and deletes them when the test ends.
+// Tables creates the tables under unique names and deletes them when the test ends.
 func Tables(t testing.TB, db *dynamodb.Client) store.Tables {
 	t.Helper()
 	prefix := "t-" + randomHex(6)
-	tables := store.Tables{Events: prefix + "-events", Identities: prefix + "-identities", Touches: prefix + "-touches"}
+	tables := store.Tables{Events: prefix + "-events", Identities: prefix + "-identities", Touches: prefix + "-touches", Conversions: prefix + "-conversions"}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := store.CreateTables(ctx, db, tables); err != nil {
@@ -91,9 +92,21 @@ func Tables(t testing.TB, db *dynamodb.Client) store.Tables {
 func Drop(db *dynamodb.Client, tables store.Tables) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, name := range []string{tables.Events, tables.Identities, tables.Touches} {
+	for _, name := range tables.Names() {
 		_, _ = db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	}
+}
+
+// Config is the default configuration pointed at tables.
+func Config(t testing.TB, tables store.Tables) config.Config {
+	t.Helper()
+	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
+	cfg.ConversionsTable = tables.Conversions
+	return cfg
 }
 
 // New is Client and Tables in one call.

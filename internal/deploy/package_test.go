@@ -47,7 +47,12 @@ var expectations = map[string]struct {
 	"detect": {
 		timeout: 60,
 		stream:  []string{event.TypePage},
-		actions: append(streamActions(), "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
+		actions: append(streamActions(), "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
+	},
+	"conversions": {
+		timeout: 60,
+		stream:  []string{event.TypeTrack},
+		actions: append(streamActions(), "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
 	},
 	"identify": {
 		timeout: 60,
@@ -59,8 +64,9 @@ var expectations = map[string]struct {
 		routes: []string{
 			"GET /api/user/{id}", "GET /api/anonymous/{id}", "GET /api/user/{id}/attribution",
 			"DELETE /api/user/{id}", "DELETE /api/anonymous/{id}",
+			"GET /api/user/{id}/conversions", "GET /api/report", "GET /api/report/paths", "GET /api/report/options",
 		},
-		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"},
+		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"},
 	},
 	"trigger": {
 		timeout: 29,
@@ -81,7 +87,9 @@ func streamActions() []string {
 var environment = []string{
 	"STAGE", "EVENTS_TABLE", "IDENTITIES_TABLE", "TOUCHES_TABLE", "SEGMENT_WRITE_KEY", "SEGMENT_ENDPOINT",
 	"SEGMENT_SHARED_SECRET", "API_KEY", "SOURCE_IDENTIFIED_EVENT", "INTERNAL_DOMAINS", "IGNORED_REFERRERS",
-	"REALTIME", "RETENTION_DAYS", "TOUCH_RETENTION_DAYS", "BLOCKED_IDS", "MAX_ANONYMOUS_IDS_PER_USER", "MAX_USERS_PER_ANONYMOUS_ID",
+	"REALTIME", "RETENTION_DAYS", "TOUCH_RETENTION_DAYS",
+	"CONVERSIONS_TABLE", "CONVERSION_EVENTS", "CONVERSION_LOOKBACK_DAYS", "REPORT_TIMEZONE", "CONVERSION_CREDITS_EVENT",
+	"BLOCKED_IDS", "MAX_ANONYMOUS_IDS_PER_USER", "MAX_USERS_PER_ANONYMOUS_ID",
 }
 
 // modified is the fixed entry time tools/zipbootstrap writes.
@@ -286,6 +294,7 @@ func testTables(t *testing.T, res resources) {
 		{"EventsTable", "events", tables.Events, true},
 		{"IdentitiesTable", "identities", tables.Identities, false},
 		{"TouchesTable", "touches", tables.Touches, true},
+		{"ConversionsTable", "conversions", tables.Conversions, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := res.get(t, tc.id, "AWS::DynamoDB::Table").Properties

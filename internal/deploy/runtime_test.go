@@ -31,6 +31,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -45,6 +46,7 @@ const (
 	userID      = "user-rie-1"
 	pageID      = "msg-rie-page-1"
 	identifyID  = "msg-rie-identify-1"
+	signupID    = "msg-rie-signup-1"
 )
 
 // scenario invokes one Lambda the way AWS would and checks what it did.
@@ -59,6 +61,7 @@ var scenarios = []struct {
 	{"events", scenarioEvents},
 	{"detect", scenarioDetect},
 	{"identify", scenarioIdentify},
+	{"conversions", scenarioConversions},
 	{"query", scenarioQuery},
 	{"trigger", scenarioTrigger},
 }
@@ -89,6 +92,8 @@ func testRuntime(t *testing.T, root, bin string, names []string) {
 		"EVENTS_TABLE=" + tables.Events,
 		"IDENTITIES_TABLE=" + tables.Identities,
 		"TOUCHES_TABLE=" + tables.Touches,
+		"CONVERSIONS_TABLE=" + tables.Conversions,
+		"CONVERSION_EVENTS=Signed Up",
 		"API_KEY=" + apiKey,
 		"SEGMENT_WRITE_KEY=test-write-key",
 		"SEGMENT_ENDPOINT=" + seg.URL,
@@ -156,16 +161,17 @@ func scenarioEvents(t *testing.T, env *runtimeEnv, fn *emulated) {
 	 {"type": "page", "messageId": %q, "anonymousId": %q, "timestamp": "2026-03-01T10:00:00Z",
 	  "properties": {"url": "https://shop.example/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring", "referrer": "https://www.google.com/"},
 	  "context": {"page": {"url": "https://shop.example/pricing?utm_source=newsletter&utm_medium=email&utm_campaign=spring", "referrer": "https://www.google.com/"}}},
-	 {"type": "identify", "messageId": %q, "anonymousId": %q, "userId": %q, "timestamp": "2026-03-01T10:05:00Z", "traits": {"plan": "pro"}}
-	]`, pageID, anonymousID, identifyID, anonymousID, userID)
+	 {"type": "identify", "messageId": %q, "anonymousId": %q, "userId": %q, "timestamp": "2026-03-01T10:05:00Z", "traits": {"plan": "pro"}},
+	 {"type": "track", "event": "Signed Up", "messageId": %q, "anonymousId": %q, "userId": %q, "timestamp": "2026-03-01T10:06:00Z", "properties": {"revenue": 29, "currency": "USD"}}
+	]`, pageID, anonymousID, identifyID, anonymousID, userID, signupID, anonymousID, userID)
 	resp := invokeHTTP(t, fn, "POST", "/events", "POST /events", nil, body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
 	var out struct {
 		Stored int `json:"stored"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(resp.Body), &out))
-	assert.Equal(t, 2, out.Stored, resp.Body)
-	for _, id := range []string{pageID, identifyID} {
+	assert.Equal(t, 3, out.Stored, resp.Body)
+	for _, id := range []string{pageID, identifyID, signupID} {
 		assert.NotNil(t, storedEvent(t, env, id), "event %s stored", id)
 	}
 }
@@ -192,7 +198,34 @@ func scenarioIdentify(t *testing.T, env *runtimeEnv, fn *emulated) {
 	}
 }
 
+func scenarioConversions(t *testing.T, env *runtimeEnv, fn *emulated) {
+	resp := invokeStream(t, fn, env, signupID)
+	assert.Empty(t, resp.BatchItemFailures)
+	stored, err := store.NewConversions(env.db, env.tables.Conversions).ByPerson(context.Background(), conversion.UserKey(userID))
+	require.NoError(t, err)
+	require.Len(t, stored, 1, "the signup is a conversion of the user")
+	assert.Equal(t, 29.0, stored[0].Value)
+	if env.ran["detect"] && env.ran["identify"] {
+		require.Len(t, stored[0].Touches, 1, "credited to the user's touch")
+		assert.Equal(t, "Email", stored[0].Touches[0].Channel)
+	}
+}
+
 func scenarioQuery(t *testing.T, env *runtimeEnv, fn *emulated) {
+	if env.ran["conversions"] {
+		resp := invokeHTTPQuery(t, fn, "/api/report", "GET /api/report", map[string]string{"from": "2026-03-01", "to": "2026-03-31", "model": "all"})
+		require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+		var rep struct {
+			Totals struct {
+				Conversions float64            `json:"conversions"`
+				Revenue     map[string]float64 `json:"revenue"`
+			} `json:"totals"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(resp.Body), &rep), resp.Body)
+		assert.Equal(t, 1.0, rep.Totals.Conversions, resp.Body)
+		assert.Equal(t, map[string]float64{"USD": 29}, rep.Totals.Revenue, resp.Body)
+	}
+
 	resp := invokeHTTP(t, fn, "GET", "/api/anonymous/"+anonymousID, "GET /api/anonymous/{id}", map[string]string{"id": anonymousID}, "")
 	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
 	var out struct {
@@ -229,19 +262,29 @@ func invokeHTTP(t *testing.T, fn *emulated, method, path, route string, params m
 	return invokeHTTPWithKey(t, fn, apiKey, method, path, route, params, body)
 }
 
+// invokeHTTPQuery sends a GET with query string parameters and the API key.
+func invokeHTTPQuery(t *testing.T, fn *emulated, path, route string, query map[string]string) events.APIGatewayV2HTTPResponse {
+	return invokeHTTPRequest(t, fn, apiKey, "GET", path, route, nil, query, "")
+}
+
 func invokeHTTPWithKey(t *testing.T, fn *emulated, key, method, path, route string, params map[string]string, body string) events.APIGatewayV2HTTPResponse {
+	return invokeHTTPRequest(t, fn, key, method, path, route, params, nil, body)
+}
+
+func invokeHTTPRequest(t *testing.T, fn *emulated, key, method, path, route string, params, query map[string]string, body string) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	headers := map[string]string{"content-type": "application/json", "user-agent": "Segment.io/1.0"}
 	if key != "" {
 		headers["x-api-key"] = key
 	}
 	req := events.APIGatewayV2HTTPRequest{
-		Version:        "2.0",
-		RouteKey:       route,
-		RawPath:        path,
-		Headers:        headers,
-		PathParameters: params,
-		Body:           body,
+		Version:               "2.0",
+		RouteKey:              route,
+		RawPath:               path,
+		Headers:               headers,
+		PathParameters:        params,
+		QueryStringParameters: query,
+		Body:                  body,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			AccountID:    "123456789012",
 			APIID:        "rie",

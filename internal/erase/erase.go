@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/store"
 )
 
@@ -34,6 +35,14 @@ type Eraser struct {
 	Identities *store.Identities
 	Tombstones *store.Tombstones
 	Log        *slog.Logger
+	// Conversions, when set, forgets the conversions of persons (conversion person keys)
+	// and their part of every report, returning how many it removed
+	// (ledger.Ledger.Erase).
+	Conversions func(ctx context.Context, persons []string) (int, error)
+	// Recredit, when set, credits again the conversions of persons who keep something
+	// the erased person shared (a device): the erased touches leave their conversions
+	// (ledger.Ledger.Refresh).
+	Recredit func(ctx context.Context, persons []string) error
 }
 
 // maxAliasRounds bounds how far a chain of aliases (a previousId that itself had
@@ -45,6 +54,8 @@ type Removed struct {
 	Events     int `json:"events"`
 	Touches    int `json:"touches"`
 	Identities int `json:"identities"`
+	// Conversions are the person's conversions, gone from every report (absent when none).
+	Conversions int `json:"conversions,omitempty"`
 }
 
 // Result is what an erasure answers.
@@ -103,7 +114,18 @@ func (e *Eraser) User(ctx context.Context, userID string) (Result, error) {
 		eventSources = append(eventSources, store.EventSource{ID: a})
 		touchVisitors = append(touchVisitors, a)
 	}
-	if res.Removed, err = e.remove(ctx, eventSources, touchVisitors, touchUsers, p.links); err != nil {
+	var persons []string
+	for _, u := range p.users {
+		persons = append(persons, conversion.UserKey(u))
+	}
+	for _, a := range p.anons {
+		persons = append(persons, conversion.AnonymousKey(a))
+	}
+	var kept []string
+	for _, a := range p.shared {
+		kept = append(kept, conversion.AnonymousKey(a))
+	}
+	if res.Removed, err = e.remove(ctx, persons, kept, eventSources, touchVisitors, touchUsers, p.links); err != nil {
 		return Result{}, fmt.Errorf("erase user %s: %w", hash, err)
 	}
 	res.AnonymousIDs = nonNil(without(append(slices.Clone(p.users[1:]), p.anons...), userID))
@@ -231,6 +253,7 @@ func (e *Eraser) Anonymous(ctx context.Context, anonymousID string) (Result, err
 		return Result{}, fmt.Errorf("erase anonymous id %s: %w", hash, err)
 	}
 	sources, visitors, touchUsers := []store.EventSource{{ID: anonymousID}}, []string{anonymousID}, []string(nil)
+	persons := []string{conversion.AnonymousKey(anonymousID)}
 	formerUser := false
 	for _, l := range links {
 		res.UserIDs = append(res.UserIDs, l.UserID)
@@ -243,13 +266,18 @@ func (e *Eraser) Anonymous(ctx context.Context, anonymousID string) (Result, err
 		sources = append(sources, store.EventSource{ByUser: true, ID: anonymousID})
 		visitors = append(visitors, store.VisitorID("", anonymousID))
 		touchUsers = append(touchUsers, anonymousID)
+		persons = append(persons, conversion.UserKey(anonymousID))
 		own, err := e.Identities.PartitionRefs(ctx, anonymousID)
 		if err != nil {
 			return Result{}, fmt.Errorf("erase anonymous id %s: %w", hash, err)
 		}
 		links = append(links, own...)
 	}
-	res.Removed, err = e.remove(ctx, sources, visitors, touchUsers, links)
+	var kept []string
+	for _, u := range res.UserIDs {
+		kept = append(kept, conversion.UserKey(u))
+	}
+	res.Removed, err = e.remove(ctx, persons, kept, sources, visitors, touchUsers, links)
 	if err != nil {
 		return Result{}, fmt.Errorf("erase anonymous id %s: %w", hash, err)
 	}
@@ -259,10 +287,17 @@ func (e *Eraser) Anonymous(ctx context.Context, anonymousID string) (Result, err
 	return res, nil
 }
 
-// remove deletes events, then touches, then identity links: the links last, since they
-// are how a retry finds the rest.
-func (e *Eraser) remove(ctx context.Context, sources []store.EventSource, visitors, touchUsers []string, links []store.LinkRef) (Removed, error) {
+// remove deletes the conversions of persons, events, then touches, then credits the
+// conversions of the kept persons again without those touches, then deletes identity
+// links: the links last, since they are how a retry finds the rest.
+func (e *Eraser) remove(ctx context.Context, persons, kept []string, sources []store.EventSource, visitors, touchUsers []string, links []store.LinkRef) (Removed, error) {
 	var n Removed
+	if e.Conversions != nil {
+		var err error
+		if n.Conversions, err = e.Conversions(ctx, persons); err != nil {
+			return n, err
+		}
+	}
 	var ids []string
 	for _, src := range sources {
 		got, err := e.Events.MessageIDs(ctx, src)
@@ -293,6 +328,11 @@ func (e *Eraser) remove(ctx context.Context, sources []store.EventSource, visito
 	}
 	if n.Touches, err = e.Touches.Delete(ctx, touches); err != nil {
 		return n, err
+	}
+	if e.Recredit != nil && len(kept) > 0 {
+		if err := e.Recredit(ctx, kept); err != nil {
+			return n, err
+		}
 	}
 	if n.Identities, err = e.Identities.Delete(ctx, links); err != nil {
 		return n, err

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/realtime"
@@ -54,6 +55,11 @@ type Handler struct {
 	// Blocked are ids that never link (nil: the built-in list). The webhook already
 	// drops them; checking again here covers events stored before an id was blocked.
 	Blocked *event.Blocklist
+	// Conversions, when set, recomputes the conversions of the persons (person keys) a
+	// batch linked, once per batch after it is stored (ledger.Ledger.FollowUp): a newly
+	// linked device brings its touches to the user's conversions, and a conversion made
+	// on it becomes the user's.
+	Conversions stream.FollowUpFunc
 }
 
 // ErrUnusable marks an event that can never produce a link; its record is skipped.
@@ -65,7 +71,7 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 	record := func(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
 		return h.record(ctx, rec, erased)
 	}
-	if h.Realtime == nil {
+	if h.Realtime == nil && h.Conversions == nil {
 		return stream.ProcessBatch(ctx, h.Log, batch, func(ctx context.Context, rec events.DynamoDBEventRecord) error {
 			_, err := record(ctx, rec)
 			return err
@@ -73,12 +79,18 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 	}
 	// Every linked user is pushed, whether or not the linked id has touches: the pusher
 	// sends nothing for a user without touches or with unchanged traits.
-	return stream.ProcessBatchThen(ctx, h.Log, batch, record, func(ctx context.Context, users []string) map[string]error {
-		return h.Realtime.Failures(ctx, users, nil)
-	}), nil
+	var followUps []stream.FollowUpFunc
+	if h.Conversions != nil {
+		followUps = append(followUps, h.Conversions)
+	}
+	if h.Realtime != nil {
+		followUps = append(followUps, h.Realtime.PersonFollowUp(nil))
+	}
+	return stream.ProcessBatchThen(ctx, h.Log, batch, record, stream.JoinFollowUps(followUps...)), nil
 }
 
-// record applies rec's event and returns the user it linked an id to, if any.
+// record applies rec's event and returns the persons (person keys) it linked: the user,
+// and the ids linked to them.
 func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, erased *erase.Erasures) ([]string, error) {
 	if rec.EventName == "REMOVE" {
 		return nil, nil
@@ -104,10 +116,17 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, er
 	if err != nil {
 		return nil, err
 	}
-	if ev.Type == event.TypeIdentify || ev.Type == event.TypeAlias {
-		return []string{ev.UserID}, nil
+	if ev.Type != event.TypeIdentify && ev.Type != event.TypeAlias {
+		return nil, nil
 	}
-	return nil, nil
+	keys := []string{conversion.UserKey(ev.UserID)}
+	if ev.AnonymousID != "" {
+		keys = append(keys, conversion.AnonymousKey(ev.AnonymousID))
+	}
+	if ev.Type == event.TypeAlias {
+		keys = append(keys, conversion.AnonymousKey(ev.PreviousID), conversion.UserKey(ev.PreviousID))
+	}
+	return keys, nil
 }
 
 // Apply records the links ev establishes. Events of other types are ignored. It is

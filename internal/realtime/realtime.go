@@ -34,9 +34,11 @@ import (
 	"time"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/people"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -189,6 +191,25 @@ func (p *Pusher) Failures(ctx context.Context, userIDs []string, fresh map[strin
 		}
 	}
 	return failed
+}
+
+// PersonFollowUp is Failures as a stream follow-up over person keys
+// (conversion person keys), the keys the consumers share with conversions: it pushes the
+// users among them and ignores anonymous visitors, whose users the caller lists.
+func (p *Pusher) PersonFollowUp(fresh map[string][]attribution.Touch) stream.FollowUpFunc {
+	return func(ctx context.Context, keys []string) map[string]error {
+		var users []string
+		for _, k := range keys {
+			if u, _, ok := conversion.ParsePersonKey(k); ok && u != "" {
+				users = append(users, u)
+			}
+		}
+		failed := map[string]error{}
+		for u, err := range p.Failures(ctx, users, fresh) {
+			failed[conversion.UserKey(u)] = err
+		}
+		return failed
+	}
 }
 
 // Push recomputes each user's identify message and sends the ones that changed, all in

@@ -29,10 +29,16 @@ import (
 	"github.com/attribution-dev/attribution/internal/stream"
 )
 
-// post sends one event to the webhook.
-func (e *env) post(ev map[string]any) {
+// post sends one event to the webhook, or several as one batch.
+func (e *env) post(evs ...map[string]any) {
 	e.t.Helper()
-	body, err := json.Marshal(ev)
+	var body []byte
+	var err error
+	if len(evs) == 1 {
+		body, err = json.Marshal(evs[0])
+	} else {
+		body, err = json.Marshal(evs)
+	}
 	require.NoError(e.t, err)
 	resp, err := http.Post(e.url+"/events", "application/json", bytes.NewReader(body))
 	require.NoError(e.t, err)
@@ -162,9 +168,7 @@ func closeStream(stack *server.Stack) {
 
 func testConfig(t *testing.T, tables store.Tables) config.Config {
 	t.Helper()
-	cfg, err := config.FromLookup(func(string) (string, bool) { return "", false })
-	require.NoError(t, err)
-	cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
+	cfg := dbtest.Config(t, tables)
 	cfg.InternalDomains = []string{"acme.io"}
 	return cfg
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/httpapi"
 	"github.com/attribution-dev/attribution/internal/ingest"
+	"github.com/attribution-dev/attribution/internal/ledger"
 	"github.com/attribution-dev/attribution/internal/links"
 	"github.com/attribution-dev/attribution/internal/query"
 	"github.com/attribution-dev/attribution/internal/segment"
@@ -80,7 +81,7 @@ func New(o Options) (*Stack, error) {
 
 	// The webhook authenticates by signature; everything else needs the API key.
 	routes := append([]httpapi.Route{{Method: http.MethodPost, Path: "/events", Handler: webhook.Handle}},
-		httpapi.WithAPIKey(env.Config.APIKey, append(lookup.Routes(), triggers.Routes()...)...)...)
+		httpapi.WithAPIKey(env.Config.APIKey, slices.Concat(lookup.Routes(), env.Reports().Routes(), triggers.Routes())...)...)
 	return &Stack{
 		Handler: httpapi.NewServer(o.Log, 29*time.Second, routes...),
 		Stream:  em,
@@ -103,10 +104,17 @@ func Consumers(o Options) []stream.Consumer {
 		detector.Realtime = env.Pusher(o.Segment)
 		identities.Realtime = detector.Realtime
 	}
-	return []stream.Consumer{
+	consumers := []stream.Consumer{
 		{Name: "detect", Accept: typeIs(event.TypePage), Handler: detector.Handle},
 		{Name: "identify", Accept: typeIs(event.TypeIdentify, event.TypeAlias), Handler: identities.Handle},
 	}
+	if len(o.Config.ConversionEvents) == 0 {
+		return consumers
+	}
+	books := env.Ledger(o.Segment)
+	detector.Conversions, identities.Conversions = books.FollowUp, books.FollowUp
+	conversions := &ledger.Handler{Ledger: books, Events: o.Config.ConversionEvents, Log: o.Log, Erased: erased}
+	return append(consumers, stream.Consumer{Name: "conversions", Accept: typeIs(event.TypeTrack), Handler: conversions.Handle})
 }
 
 // typeIs is the filter pattern on dynamodb.NewImage.type.S that serverless.yml declares.

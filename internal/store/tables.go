@@ -38,7 +38,12 @@ type Tables struct {
 	Events     string
 	Identities string
 	Touches    string
+	// Conversions holds credited conversions and their rollups.
+	Conversions string
 }
+
+// Names lists the tables' names.
+func (t Tables) Names() []string { return []string{t.Events, t.Identities, t.Touches, t.Conversions} }
 
 // CreateTables creates any of the tables that do not exist and waits until they are
 // active. It is safe to run again: existing tables are left as they are.
@@ -48,7 +53,8 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, t Tables) error {
 			return err
 		}
 	}
-	for _, name := range []string{t.Events, t.Identities, t.Touches} {
+	for _, in := range tableDefinitions(t) {
+		name := aws.ToString(in.TableName)
 		if err := dynamodb.NewTableExistsWaiter(db).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 2*time.Minute); err != nil {
 			return fmt.Errorf("wait for table %s: %w", name, err)
 		}
@@ -131,6 +137,13 @@ func tableDefinitions(t Tables) []*dynamodb.CreateTableInput {
 			AttributeDefinitions:   []types.AttributeDefinition{s(AttrUserID), s(AttrAnonymousID)},
 			KeySchema:              key(AttrUserID, AttrAnonymousID),
 			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{gsi(IndexByAnonymousID, AttrAnonymousID, AttrUserID)},
+		},
+		{
+			TableName:              aws.String(t.Conversions),
+			BillingMode:            types.BillingModePayPerRequest,
+			AttributeDefinitions:   []types.AttributeDefinition{s(AttrPK), s(AttrSK), s(AttrPerson)},
+			KeySchema:              key(AttrPK, AttrSK),
+			GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{gsi(IndexByPerson, AttrPerson, AttrSK)},
 		},
 		{
 			TableName:              aws.String(t.Touches),

@@ -63,3 +63,19 @@ func ProcessBatchThen(ctx context.Context, log *slog.Logger, batch events.Dynamo
 	}
 	return resp
 }
+
+// JoinFollowUps runs each follow-up over the same keys, in order, and reports every key
+// any of them failed for.
+func JoinFollowUps(followUps ...FollowUpFunc) FollowUpFunc {
+	return func(ctx context.Context, keys []string) map[string]error {
+		failed := map[string]error{}
+		for _, f := range followUps {
+			for k, err := range f(ctx, keys) {
+				if _, seen := failed[k]; !seen {
+					failed[k] = err
+				}
+			}
+		}
+		return failed
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
+	"github.com/attribution-dev/attribution/internal/conversion"
 	"github.com/attribution-dev/attribution/internal/erase"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/realtime"
@@ -50,12 +51,16 @@ type Handler struct {
 	// record that touched them on (stream.ProcessBatchThen); redelivery stores those
 	// touches again, a no-op, and pushes again.
 	Realtime *realtime.Pusher
+	// Conversions, when set, recomputes the conversions of the persons (person keys) a
+	// batch's new touches belong to, once per batch after it is stored
+	// (ledger.Ledger.FollowUp): a late touch changes the credits of conversions after it.
+	Conversions stream.FollowUpFunc
 }
 
 // Handle processes a batch of stream records, reporting partial batch failures.
 func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	erased := h.Erased.ForBatch(ctx, batch)
-	if h.Realtime == nil {
+	if h.Realtime == nil && h.Conversions == nil {
 		return stream.ProcessBatch(ctx, h.Log, batch, func(ctx context.Context, rec events.DynamoDBEventRecord) error {
 			_, err := h.record(ctx, rec, erased)
 			return err
@@ -63,10 +68,24 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 	}
 	fresh := map[string][]attribution.Touch{} // userId → touches stored by this batch
 	linked := map[string][]string{}           // anonymousId → linked users, read once per batch
+	// Keys are person keys (conversion.UserKey, AnonymousKey): the users to push, and the persons
+	// whose conversions to recompute.
 	keyed := func(ctx context.Context, rec events.DynamoDBEventRecord) ([]string, error) {
 		touch, err := h.record(ctx, rec, erased)
 		if err != nil || touch == nil {
 			return nil, err
+		}
+		var keys []string
+		if h.Conversions != nil {
+			if touch.UserID != "" {
+				keys = append(keys, conversion.UserKey(touch.UserID))
+			}
+			if touch.AnonymousID != "" {
+				keys = append(keys, conversion.AnonymousKey(touch.AnonymousID))
+			}
+		}
+		if h.Realtime == nil {
+			return keys, nil
 		}
 		users, ok := linked[touch.AnonymousID]
 		if !ok {
@@ -75,16 +94,20 @@ func (h *Handler) Handle(ctx context.Context, batch events.DynamoDBEvent) (event
 			}
 			linked[touch.AnonymousID] = users
 		}
-		users = realtime.WithUser(touch.UserID, users)
-		for _, u := range users {
+		for _, u := range realtime.WithUser(touch.UserID, users) {
 			fresh[u] = append(fresh[u], *touch)
+			keys = append(keys, conversion.UserKey(u))
 		}
-		return users, nil
+		return keys, nil
 	}
-	followUp := func(ctx context.Context, users []string) map[string]error {
-		return h.Realtime.Failures(ctx, users, fresh)
+	var followUps []stream.FollowUpFunc
+	if h.Conversions != nil {
+		followUps = append(followUps, h.Conversions)
 	}
-	return stream.ProcessBatchThen(ctx, h.Log, batch, keyed, followUp), nil
+	if h.Realtime != nil {
+		followUps = append(followUps, h.Realtime.PersonFollowUp(fresh))
+	}
+	return stream.ProcessBatchThen(ctx, h.Log, batch, keyed, stream.JoinFollowUps(followUps...)), nil
 }
 
 // record stores the touch rec's page event starts, if any, and returns it.
