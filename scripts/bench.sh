@@ -11,6 +11,9 @@ section() { printf '\n== %s\n' "$1"; }
 section "webhook path: verify, parse, validate, marshal (no network)"
 go test -run '^$' -bench 'BenchmarkWebhook|BenchmarkParseBody' -benchmem ./internal/event ./internal/ingest | tee -a "$out"
 
+section "local stream: publishing one record, in memory and on disk (fsynced)"
+go test -run '^$' -bench 'BenchmarkPublish' -benchmem ./internal/stream | tee -a "$out"
+
 section "Segment batch client: packing and throughput against the fake server"
 go test -run '^$' -bench . -benchmem ./internal/segment | tee -a "$out"
 

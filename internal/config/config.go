@@ -24,6 +24,9 @@ type Config struct {
 	IdentitiesTable  string
 	TouchesTable     string
 	DynamoDBEndpoint string
+	// StreamFailuresQueueURL is the SQS queue receiving the stream records the deployed
+	// consumers gave up on (serverless.yml's StreamFailuresQueue), for redrive.
+	StreamFailuresQueueURL string
 
 	SegmentWriteKey string
 	SegmentEndpoint string
@@ -88,16 +91,17 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		return def
 	}
 	c := Config{
-		Region:                get("AWS_REGION", DefaultRegion),
-		Stage:                 get("STAGE", DefaultStage),
-		DynamoDBEndpoint:      get("DYNAMODB_ENDPOINT", ""),
-		SegmentWriteKey:       get("SEGMENT_WRITE_KEY", ""),
-		SegmentEndpoint:       strings.TrimRight(get("SEGMENT_ENDPOINT", DefaultSegmentEndpoint), "/"),
-		SharedSecret:          get("SEGMENT_SHARED_SECRET", ""),
-		APIKey:                get("API_KEY", ""),
-		SourceIdentifiedEvent: get("SOURCE_IDENTIFIED_EVENT", DefaultSourceEvent),
-		InternalDomains:       splitList(get("INTERNAL_DOMAINS", "")),
-		IgnoredReferrers:      splitList(get("IGNORED_REFERRERS", "")),
+		Region:                 get("AWS_REGION", DefaultRegion),
+		Stage:                  get("STAGE", DefaultStage),
+		DynamoDBEndpoint:       get("DYNAMODB_ENDPOINT", ""),
+		StreamFailuresQueueURL: get("STREAM_FAILURES_QUEUE_URL", ""),
+		SegmentWriteKey:        get("SEGMENT_WRITE_KEY", ""),
+		SegmentEndpoint:        strings.TrimRight(get("SEGMENT_ENDPOINT", DefaultSegmentEndpoint), "/"),
+		SharedSecret:           get("SEGMENT_SHARED_SECRET", ""),
+		APIKey:                 get("API_KEY", ""),
+		SourceIdentifiedEvent:  get("SOURCE_IDENTIFIED_EVENT", DefaultSourceEvent),
+		InternalDomains:        splitList(get("INTERNAL_DOMAINS", "")),
+		IgnoredReferrers:       splitList(get("IGNORED_REFERRERS", "")),
 	}
 	c.EventsTable = get("EVENTS_TABLE", "attribution-"+c.Stage+"-events")
 	c.IdentitiesTable = get("IDENTITIES_TABLE", "attribution-"+c.Stage+"-identities")

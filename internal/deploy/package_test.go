@@ -73,6 +73,12 @@ var expectations = map[string]struct {
 		routes:  []string{"GET /segment/identify/user/{id}", "GET /segment/track/user/{id}", "GET /segment/track/anonymous/{id}"},
 		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
 	},
+	"redrive": {
+		timeout: 300,
+		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+			"dynamodb:GetShardIterator", "dynamodb:GetRecords",
+			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
+	},
 }
 
 func streamActions() []string {
@@ -231,6 +237,19 @@ func testPackage(t *testing.T, root, dir string, names []string) {
 		}
 		assert.Len(t, mappings, consumers)
 		res.get(t, "StreamFailuresQueue", "AWS::SQS::Queue")
+	})
+
+	t.Run("redrive", func(t *testing.T) {
+		// Hourly, and told which queue to empty.
+		var schedules []string
+		for _, r := range res.ofType("AWS::Events::Rule") {
+			if strings.Contains(jsonString(r.Properties["Targets"]), "RedriveLambdaFunction") {
+				schedules = append(schedules, r.Properties["ScheduleExpression"].(string))
+			}
+		}
+		assert.Equal(t, []string{"rate(1 hour)"}, schedules)
+		vars := res.get(t, "RedriveLambdaFunction", "AWS::Lambda::Function").Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+		assert.Equal(t, map[string]any{"Ref": "StreamFailuresQueue"}, vars["STREAM_FAILURES_QUEUE_URL"])
 	})
 
 	t.Run("tables", func(t *testing.T) { testTables(t, res) })

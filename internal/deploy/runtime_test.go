@@ -64,6 +64,7 @@ var scenarios = []struct {
 	{"conversions", scenarioConversions},
 	{"query", scenarioQuery},
 	{"trigger", scenarioTrigger},
+	{"redrive", scenarioRedrive},
 }
 
 type runtimeEnv struct {
@@ -71,6 +72,7 @@ type runtimeEnv struct {
 	tables  store.Tables
 	ran     map[string]bool
 	segment *fakeSegment
+	aws     *fakeAWS
 }
 
 // testRuntime runs every Lambda's bootstrap, extracted from its zip, under aws-lambda-rie
@@ -79,7 +81,8 @@ func testRuntime(t *testing.T, root, bin string, names []string) {
 	rie := rieBinary(t, root)
 	db, tables := dbtest.New(t)
 	seg := newFakeSegment(t)
-	env := &runtimeEnv{db: db, tables: tables, ran: map[string]bool{}, segment: seg}
+	fakeAWS := newFakeAWS(t)
+	env := &runtimeEnv{db: db, tables: tables, ran: map[string]bool{}, segment: seg, aws: fakeAWS}
 
 	fnEnv := []string{
 		"PATH=/usr/bin:/bin",
@@ -99,6 +102,10 @@ func testRuntime(t *testing.T, root, bin string, names []string) {
 		"SEGMENT_ENDPOINT=" + seg.URL,
 		"REALTIME=true", // as deployed: the consumers push attribution to (the fake) Segment
 		"LOG_LEVEL=info",
+		// The stream failures queue and the events table's stream, for redrive.
+		"STREAM_FAILURES_QUEUE_URL=" + fakeAWS.URL + "/123456789012/attribution-test-stream-failures",
+		"AWS_ENDPOINT_URL_SQS=" + fakeAWS.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB_STREAMS=" + fakeAWS.URL,
 	}
 
 	// Start every emulator first: each inits its function lazily on the first invoke.

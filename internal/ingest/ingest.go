@@ -39,6 +39,13 @@ type Store interface {
 	CheckSize(ev event.Event) error
 }
 
+// Syncer is a Store whose Puts become durable in one step for a whole body (the local
+// stack's stream log: one fsync for a batch rather than one per event). The webhook
+// calls Sync after its Puts and answers 2xx only once it returned nil.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // Suppressor says which events belong to erased people (store.Tombstones is one). It
 // is asked once per body, about all of its events.
 type Suppressor interface {
@@ -200,16 +207,20 @@ func (h *Handler) storeAll(ctx context.Context, evs []event.Event) ([]bool, erro
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for i, ev := range evs {
 		g.Go(func() error {
-			ok, err := h.Store.Put(ctx, ev)
+			ok, err := h.Store.Put(gctx, ev)
 			stored[i] = ok
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	if s, ok := h.Store.(Syncer); ok && err == nil {
+		err = s.Sync(ctx)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", len(evs), err)
 	}
 	return stored, nil

@@ -18,6 +18,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/report"
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
 	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
 )
 
 func withConversions(c *config.Config) {
@@ -245,7 +246,7 @@ func (e *env) republish(fields map[string]any) {
 	require.NoError(e.t, err)
 	ev, err := event.Parse(raw)
 	require.NoError(e.t, err)
-	e.stack.Stream.Publish(e.stack.Events.Table(), ev.AnonymousID, store.EventItem(ev, 0))
+	require.NoError(e.t, e.stack.Stream.Publish(e.stack.Events.Table(), stream.Item{Key: stream.Key(ev), Item: store.EventItem(ev, 0)}))
 }
 
 func TestReportCSVAndOptions(t *testing.T) {

@@ -36,7 +36,7 @@ type Options struct {
 	Config  config.Config
 	DB      *dynamodb.Client
 	Log     *slog.Logger
-	DataDir string // where the outbox and stream failure log go (default .data)
+	DataDir string // where the outbox, the stream log and its failure log go (default .data)
 	// Stream tunes the emulated stream; tests shorten its backoff.
 	Stream stream.EmulatorOptions
 	// Segment is the client the triggers and real-time attribution send through. New
@@ -45,6 +45,13 @@ type Options struct {
 	// without sending every imported user to Segment (backfill does that on purpose).
 	Segment *segment.Client
 }
+
+// DefaultRedrive is how soon after a record was given up `serve` first re-drives its
+// failure log; the wait doubles while records keep failing (stream.EmulatorOptions).
+const DefaultRedrive = time.Minute
+
+// FailureLog is where the stream under dataDir writes the records it gave up on.
+func FailureLog(dataDir string) string { return filepath.Join(dataDir, "stream-failures.jsonl") }
 
 // Stack is the running local system.
 type Stack struct {
@@ -55,22 +62,16 @@ type Stack struct {
 
 // New builds the stack. Close its Stream when done.
 func New(o Options) (*Stack, error) {
-	if o.DataDir == "" {
-		o.DataDir = ".data"
-	}
-	if o.Stream.FailureLog == "" {
-		o.Stream.FailureLog = filepath.Join(o.DataDir, "stream-failures.jsonl")
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	env := o.env()
-	if o.Segment == nil {
-		// Without SEGMENT_WRITE_KEY the triggers and pushes write to the outbox under DataDir.
-		var err error
-		if o.Segment, err = env.Segment(filepath.Join(o.DataDir, "segment-outbox.jsonl")); err != nil {
-			return nil, err
-		}
-	}
 	evs := env.Events()
-	em := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
+	em, err := stream.NewEmulator(o.Log, o.Stream, Consumers(o)...)
+	if err != nil {
+		return nil, err
+	}
 
 	tombstones := env.Tombstones()
 	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Suppressor: tombstones, Secret: env.Config.SharedSecret, Blocked: env.Config.BlockedIDs, Log: o.Log}
@@ -87,6 +88,41 @@ func New(o Options) (*Stack, error) {
 		Stream:  em,
 		Events:  evs,
 	}, nil
+}
+
+// Redrive hands the records in the failure log under DataDir back to the consumers
+// that gave up on them (stream.RedriveFailures): `attribution redrive`, locally. It is
+// safe beside a running `serve`, which appends to the same log.
+func Redrive(ctx context.Context, o Options) (stream.RedriveResult, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return stream.RedriveResult{}, err
+	}
+	return stream.RedriveFailures(ctx, o.Log, o.Stream.FailureLog, o.Stream.Timeout, Consumers(o)...)
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.DataDir == "" {
+		o.DataDir = ".data"
+	}
+	if o.Stream.FailureLog == "" {
+		o.Stream.FailureLog = FailureLog(o.DataDir)
+	}
+	if o.Stream.Dir == "" {
+		o.Stream.Dir = filepath.Join(o.DataDir, "stream")
+	}
+	if o.Stream.Redrive == 0 {
+		// A Segment or DynamoDB outage longer than the retries heals on its own.
+		o.Stream.Redrive = DefaultRedrive
+	}
+	if o.Segment == nil {
+		// Without SEGMENT_WRITE_KEY the triggers and pushes write to the outbox under DataDir.
+		var err error
+		if o.Segment, err = o.env().Segment(filepath.Join(o.DataDir, "segment-outbox.jsonl")); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 func (o Options) env() app.Env { return app.Env{Config: o.Config, DB: o.DB, Log: o.Log} }
@@ -134,6 +170,11 @@ func typeIs(types ...string) func(map[string]ddbtypes.AttributeValue) bool {
 // republishing costs their work again and nothing else; duplicates are Segment's
 // retries and replays, rare beside new events. What is published is the item read back,
 // the one stored, not the duplicate offered.
+//
+// The webhook Syncs before answering, so it never answers 2xx for an event whose record
+// a crash could lose (one fsync of the stream's log for a whole batch); if the log
+// cannot be written, the record is still delivered from memory and the webhook answers
+// 503.
 type publishing struct {
 	*store.Events
 	stream *stream.Emulator
@@ -141,32 +182,36 @@ type publishing struct {
 
 func (p publishing) Put(ctx context.Context, ev event.Event) (bool, error) {
 	stored, err := p.Events.Put(ctx, ev)
-	switch {
-	case err != nil:
+	if err != nil {
 		return false, err
-	case stored:
-		p.stream.Publish(p.Table(), streamKey(ev), store.EventItem(ev, p.Retention))
-		return true, nil
 	}
-	item, err := p.Events.Item(ctx, ev.MessageID)
-	if err != nil {
-		// Fail the request: the retry republishes.
-		return false, fmt.Errorf("republish duplicate: %w", err)
+	rec := stream.Item{Key: stream.Key(ev), Item: store.EventItem(ev, p.Retention)}
+	if !stored {
+		if rec.Item, err = p.Events.Item(ctx, ev.MessageID); err != nil {
+			// Fail the request: the retry republishes.
+			return false, fmt.Errorf("republish duplicate: %w", err)
+		}
+		prev, err := store.EventFromItem(rec.Item)
+		if err != nil {
+			return false, fmt.Errorf("republish duplicate: %w", err)
+		}
+		rec.Key = stream.Key(prev)
 	}
-	prev, err := store.EventFromItem(item)
-	if err != nil {
-		return false, fmt.Errorf("republish duplicate: %w", err)
+	if err := p.stream.Append(p.Table(), rec); err != nil {
+		return stored, fmt.Errorf("publish event %s: %w", ev.MessageID, err)
 	}
-	p.stream.Publish(p.Table(), streamKey(prev), item)
-	return false, nil
+	return stored, nil
 }
 
-// streamKey orders a person's records: a visitor's events reach consumers in order.
-func streamKey(ev event.Event) string {
-	if ev.AnonymousID != "" {
-		return ev.AnonymousID
+// Sync makes the records of every Put so far durable.
+func (p publishing) Sync(context.Context) error {
+	if err := p.stream.Sync(); err != nil {
+		return fmt.Errorf("publish events: %w", err)
 	}
-	return ev.UserID
+	return nil
 }
 
-var _ ingest.Store = publishing{}
+var (
+	_ ingest.Store  = publishing{}
+	_ ingest.Syncer = publishing{}
+)
