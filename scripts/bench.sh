@@ -20,6 +20,9 @@ go test -run '^$' -bench . -benchmem ./internal/segment | tee -a "$out"
 section "Segment triggers: identify and track a 1,000-touch user end to end against the fake server"
 go test -run '^$' -bench . -benchmem ./internal/trigger | tee -a "$out"
 
+section "identity links: what the merge caps add to a new link, against dynalite"
+go test -run '^$' -bench . -benchmem ./internal/store | tee -a "$out"
+
 section "attribution models"
 go test -run '^$' -bench . -benchmem ./internal/attribution | tee -a "$out"
 

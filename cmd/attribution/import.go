@@ -75,7 +75,7 @@ func runImport(ctx context.Context, args []string) error {
 	evs.Retention = cfg.EventRetention()
 
 	// Erased people stay erased: their events in an archive are counted, never stored.
-	opts := importer.Options{Events: evs, Rejects: rejects, Workers: *workers, Log: log,
+	opts := importer.Options{Events: evs, Rejects: rejects, Workers: *workers, Log: log, Blocked: cfg.BlockedIDs,
 		Suppressed: store.NewTombstones(db, cfg.IdentitiesTable).EventsErased}
 	if !*noDerive {
 		// The same consumers `serve` runs, behind the same emulated stream: one

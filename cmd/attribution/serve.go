@@ -84,6 +84,10 @@ func runServe(ctx context.Context, args []string) error {
 		Addr:              net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)),
 		Handler:           stack.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		// A whole request within the routes' own 29 s, plus slack: a client that stalls
+		// mid-body loses its connection instead of holding it forever.
+		ReadTimeout: 35 * time.Second,
+		IdleTimeout: 2 * time.Minute,
 	}
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {

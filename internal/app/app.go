@@ -79,7 +79,9 @@ func (e Env) Touches() *store.Touches {
 
 // Identities is the identities repository.
 func (e Env) Identities() *store.Identities {
-	return store.NewIdentities(e.DB, e.Config.IdentitiesTable)
+	s := store.NewIdentities(e.DB, e.Config.IdentitiesTable)
+	s.MaxAnonymousIDsPerUser, s.MaxUsersPerAnonymousID = e.Config.MaxAnonymousIDsPerUser, e.Config.MaxUsersPerAnonymousID
+	return s
 }
 
 // Tombstones are the erased ids, kept in the identities table.

@@ -63,6 +63,9 @@ type Options struct {
 	// Suppressed, when set, is asked about every valid event; suppressed ones are
 	// neither stored nor derived, and are counted.
 	Suppressed SuppressFunc
+	// Blocked are the ids that never identify anyone (nil: the built-in list), applied
+	// as the webhook applies them.
+	Blocked *event.Blocklist
 	// Rejects receives one JSON line per rejected line or event (see Reject).
 	Rejects io.Writer
 	Workers int
@@ -284,7 +287,7 @@ func (r *run) handleLine(file string, lineNo int64, line []byte, tooLong bool) e
 	if len(line) == 0 {
 		return nil
 	}
-	body, err := event.ParseBody(line)
+	body, err := r.o.Blocked.ParseBody(line)
 	if err != nil {
 		r.counts.read.Add(1)
 		return r.reject(file, lineNo, nil, err.Error(), line)

@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -75,10 +74,10 @@ func New(o Options) (*Stack, error) {
 	}
 
 	tombstones := env.Tombstones()
-	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Suppressor: tombstones, Secret: env.Config.SharedSecret, Log: o.Log}
+	webhook := &ingest.Handler{Store: publishing{Events: evs, stream: em}, Suppressor: tombstones, Secret: env.Config.SharedSecret, Blocked: env.Config.BlockedIDs, Log: o.Log}
 	resolver := env.People()
 	eraser := &erase.Handler{Eraser: env.Eraser(), Log: o.Log}
-	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Routes()}
+	lookup := &query.Handler{People: resolver, Log: o.Log, Erase: eraser.Routes(), MergeCaps: env.Identities()}
 	triggers := &trigger.Handler{People: resolver, Sender: o.Segment, Event: env.Config.SourceIdentifiedEvent, Log: o.Log, Erased: tombstones.IsErased}
 
 	// The webhook authenticates by signature; everything else needs the API key.
@@ -135,7 +134,7 @@ func Consumers(o Options) []stream.Consumer {
 	env := o.env()
 	erased := env.Tombstones().EventsErased
 	detector := &touches.Handler{Detector: env.Detector(), PageViews: env.Events(), Touches: env.Touches(), Log: o.Log, Erased: erased}
-	identities := &links.Handler{Identities: env.Identities(), Log: o.Log, Erased: erased}
+	identities := &links.Handler{Identities: env.Identities(), Log: o.Log, Erased: erased, Blocked: env.Config.BlockedIDs}
 	if o.Segment != nil {
 		// nil when REALTIME=false
 		detector.Realtime = env.Pusher(o.Segment)
@@ -162,11 +161,20 @@ func typeIs(types ...string) func(map[string]ddbtypes.AttributeValue) bool {
 	}
 }
 
-// publishing stores events and, for each one actually inserted, emits the stream record
-// DynamoDB would: duplicates write nothing and so emit nothing. The webhook Syncs before
-// answering, so it never answers 2xx for an event whose record a crash could lose (one
-// fsync of the stream's log for a whole batch); if the log cannot be written, the
-// record is still delivered from memory and the webhook answers 503.
+// publishing stores events and emits the stream record DynamoDB would for each one
+// inserted; and, unlike DynamoDB, for each duplicate too. A PutItem that DynamoDB
+// applied but whose answer was lost (a stall, a reset) fails the request; Segment's
+// retry then finds a duplicate, and a stream that skipped duplicates would never
+// publish that event. On AWS the table's stream has the record whatever the webhook
+// answered; here the retry is the only chance. The consumers are idempotent, so
+// republishing costs their work again and nothing else; duplicates are Segment's
+// retries and replays, rare beside new events. What is published is the item read back,
+// the one stored, not the duplicate offered.
+//
+// The webhook Syncs before answering, so it never answers 2xx for an event whose record
+// a crash could lose (one fsync of the stream's log for a whole batch); if the log
+// cannot be written, the record is still delivered from memory and the webhook answers
+// 503.
 type publishing struct {
 	*store.Events
 	stream *stream.Emulator
@@ -174,12 +182,25 @@ type publishing struct {
 
 func (p publishing) Put(ctx context.Context, ev event.Event) (bool, error) {
 	stored, err := p.Events.Put(ctx, ev)
-	if stored {
-		if perr := p.stream.Append(p.Table(), stream.Item{Key: stream.Key(ev), Item: store.EventItem(ev, p.Retention)}); perr != nil {
-			err = errors.Join(err, fmt.Errorf("publish event %s: %w", ev.MessageID, perr))
-		}
+	if err != nil {
+		return false, err
 	}
-	return stored, err
+	rec := stream.Item{Key: stream.Key(ev), Item: store.EventItem(ev, p.Retention)}
+	if !stored {
+		if rec.Item, err = p.Events.Item(ctx, ev.MessageID); err != nil {
+			// Fail the request: the retry republishes.
+			return false, fmt.Errorf("republish duplicate: %w", err)
+		}
+		prev, err := store.EventFromItem(rec.Item)
+		if err != nil {
+			return false, fmt.Errorf("republish duplicate: %w", err)
+		}
+		rec.Key = stream.Key(prev)
+	}
+	if err := p.stream.Append(p.Table(), rec); err != nil {
+		return stored, fmt.Errorf("publish event %s: %w", ev.MessageID, err)
+	}
+	return stored, nil
 }
 
 // Sync makes the records of every Put so far durable.
