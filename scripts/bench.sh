@@ -11,11 +11,17 @@ section() { printf '\n== %s\n' "$1"; }
 section "webhook path: verify, parse, validate, marshal (no network)"
 go test -run '^$' -bench 'BenchmarkWebhook|BenchmarkParseBody' -benchmem ./internal/event ./internal/ingest | tee -a "$out"
 
+section "local stream: publishing one record, in memory and on disk (fsynced)"
+go test -run '^$' -bench 'BenchmarkPublish' -benchmem ./internal/stream | tee -a "$out"
+
 section "Segment batch client: packing and throughput against the fake server"
 go test -run '^$' -bench . -benchmem ./internal/segment | tee -a "$out"
 
 section "Segment triggers: identify and track a 1,000-touch user end to end against the fake server"
 go test -run '^$' -bench . -benchmem ./internal/trigger | tee -a "$out"
+
+section "identity links: what the merge caps add to a new link, against dynalite"
+go test -run '^$' -bench . -benchmem ./internal/store | tee -a "$out"
 
 section "attribution models"
 go test -run '^$' -bench . -benchmem ./internal/attribution | tee -a "$out"
@@ -34,9 +40,9 @@ awk '
 /^Benchmark/ {
   line = sprintf("  %-44s", $1)
   for (i = 3; i < NF; i++) {
-    if ($(i+1) ~ /^(ns\/op|B\/op|allocs\/op|events\/s|msgs\/s|requests|min_requests|MB\/s|ceiling_requests\/s|ms\/report|conversions\/s|requests\/conversion)$/) line = line sprintf(" %12s %s", $i, $(i+1))
+    if ($(i+1) ~ /^(ns\/op|B\/op|allocs\/op|events\/s|msgs\/s|requests|min_requests|MB\/s|ceiling_requests\/s|ms\/report|conversions\/s|requests\/conversion|s\/refresh|touches)$/) line = line sprintf(" %12s %s", $i, $(i+1))
   }
   print line
 }
-/detections\/s|ratio  / { print }
+/detections\/s|ratio  |^attribution model over|^data-driven refresh/ { print }
 ' "$out"

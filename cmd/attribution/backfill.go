@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,11 +35,8 @@ func runBackfill(ctx context.Context, args []string) error {
 	}
 	o := backfill.Options{Users: users, Track: *track, DryRun: *dryRun, Rate: *rate}
 	var err error
-	if o.Since, err = parseDay(*since); err != nil {
-		return fmt.Errorf("-since: %w", err)
-	}
-	if o.Until, err = parseDay(*until); err != nil {
-		return fmt.Errorf("-until: %w", err)
+	if o.Since, o.Until, err = parseWindow(*since, *until); err != nil {
+		return err
 	}
 
 	env, err := operatorEnv(ctx)
@@ -78,6 +76,28 @@ func runBackfill(ctx context.Context, args []string) error {
 			sum.Users, sum.Skipped, verb, sum.Identifies, sum.Tracks, sum.Failed, sum.Elapsed.Round(time.Millisecond))
 	}
 	return runErr
+}
+
+// parseWindow reads -since and -until flags with parseDay.
+func parseWindow(since, until string) (from, to time.Time, err error) {
+	if from, err = parseDay(since); err != nil {
+		return from, to, fmt.Errorf("-since: %w", err)
+	}
+	if to, err = parseDay(until); err != nil {
+		return from, to, fmt.Errorf("-until: %w", err)
+	}
+	return from, to, nil
+}
+
+// parseFlags parses args into fs, a command's flags that takes no arguments besides them.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
 }
 
 // parseDay reads RFC 3339 or a bare date (midnight UTC).

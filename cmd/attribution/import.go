@@ -31,7 +31,7 @@ func runImport(ctx context.Context, args []string) error {
 		fmt.Fprint(fs.Output(), "time-ordered; if yours are not, import them in time order.\n\n")
 		fs.PrintDefaults()
 	}
-	dataDir := fs.String("data", ".data", "directory for the default rejects file and the stream failure log")
+	dataDir := fs.String("data", ".data", "directory for the default rejects file, the stream failure log and the import's stream log (import-stream/)")
 	rejectsPath := fs.String("rejects", "", "where rejected lines go, one JSON object per line (default DATA/import-rejects-<timestamp>.jsonl)")
 	noDerive := fs.Bool("no-derive", false, "store events only; derive no touches or identities (in AWS the table's stream does it)")
 	asJSON := fs.Bool("json", false, "also print the summary as JSON on stdout")
@@ -75,25 +75,31 @@ func runImport(ctx context.Context, args []string) error {
 	evs.Retention = cfg.EventRetention()
 
 	// Erased people stay erased: their events in an archive are counted, never stored.
-	opts := importer.Options{Events: evs, Rejects: rejects, Workers: *workers, Log: log,
+	opts := importer.Options{Events: evs, Rejects: rejects, Workers: *workers, Log: log, Blocked: cfg.BlockedIDs,
 		Suppressed: store.NewTombstones(db, cfg.IdentitiesTable).EventsErased}
 	if !*noDerive {
 		// The same consumers `serve` runs, behind the same emulated stream: one
 		// implementation of detection and identity linking.
-		em := stream.NewEmulator(log, stream.EmulatorOptions{
+		// Its own stream directory, so an import can run beside `serve`; records left
+		// by an interrupted import are derived when the next import starts.
+		em, err := stream.NewEmulator(log, stream.EmulatorOptions{
 			Shards:     16,
-			FailureLog: filepath.Join(*dataDir, "stream-failures.jsonl"),
+			FailureLog: server.FailureLog(*dataDir),
+			Dir:        filepath.Join(*dataDir, "import-stream"),
 		}, server.Consumers(server.Options{Config: cfg, DB: db, Log: log, DataDir: *dataDir})...)
+		if err != nil {
+			return err
+		}
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := em.Close(cctx); err != nil {
-				log.Error("stream records still queued at exit; rerun the import to derive them", "err", err)
+				log.Error("stream records left at exit; the next import (even of an empty file) derives them", "err", err)
 			}
 		}()
 		opts.Derive = em
 	}
-	progress := newProgressPrinter(os.Stderr)
+	progress := newProgressPrinter(os.Stderr, "import")
 	opts.Progress, opts.ProgressEvery = progress.print, progress.every
 
 	sum, runErr := importer.Run(ctx, opts, sources)
@@ -134,23 +140,25 @@ func runImport(ctx context.Context, args []string) error {
 // seconds otherwise, so CI logs and redirected output stay readable.
 type progressPrinter struct {
 	w       io.Writer
+	command string
 	tty     bool
 	every   time.Duration
 	lastLen int
 }
 
-func newProgressPrinter(f *os.File) *progressPrinter {
-	p := &progressPrinter{w: f, every: 5 * time.Second}
+func newProgressPrinter(f *os.File, command string) *progressPrinter {
+	p := &progressPrinter{w: f, command: command, every: 5 * time.Second}
 	if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		p.tty, p.every = true, 250*time.Millisecond
 	}
 	return p
 }
 
-func (p *progressPrinter) print(pr importer.Progress) {
-	line := pr.Line()
+func (p *progressPrinter) print(pr importer.Progress) { p.line(pr.Line()) }
+
+func (p *progressPrinter) line(line string) {
 	if !p.tty {
-		fmt.Fprintln(p.w, "import: "+line)
+		fmt.Fprintln(p.w, p.command+": "+line)
 		return
 	}
 	pad := max(0, p.lastLen-len(line))

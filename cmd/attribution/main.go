@@ -1,5 +1,6 @@
 // Command attribution is the operator's tool: it serves the whole stack locally,
-// creates tables, detects sources, imports archives and backfills attribution.
+// creates tables, detects sources, imports archives, backfills attribution, repairs what
+// the stream consumers derive and credits channels over path files.
 package main
 
 import (
@@ -30,6 +31,9 @@ func commands() []command {
 		{"backfill", "send identify traits (and with -track, Source Identified events) for many users", runBackfill},
 		{"report", "print a conversions report (-event -from -to -model M|all -by -format table|csv|json)", runReport},
 		{"forget", "erase a person (--user ID or --anonymous ID) and suppress their later events", runForget},
+		{"rederive", "run stored events through the stream consumers again (repairs lost touches and links)", runRederive},
+		{"redrive", "hand the stream records the consumers gave up on back to them", runRedrive},
+		{"model", "credit channels over a ChannelAttribution path file: first, last, linear, markov, shapley", runModel},
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"testing"
@@ -12,10 +11,11 @@ import (
 	"github.com/attribution-dev/attribution/internal/dbtest"
 )
 
-// TestMain runs the command itself when asked to (see attribution), and the tests otherwise.
+// TestMain runs the command itself when asked to (see attribution), as main does, with
+// its signal handling (a test stops `serve` with Ctrl-C), and the tests otherwise.
 func TestMain(m *testing.M) {
 	if os.Getenv("ATTRIBUTION_TEST_RUN_MAIN") == "1" {
-		os.Exit(run(context.Background(), os.Args[1:]))
+		main()
 	}
 	dbtest.Main(m)
 }

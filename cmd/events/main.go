@@ -15,6 +15,6 @@ func main() {
 	if err != nil {
 		env.Fatal("start", err)
 	}
-	h := &ingest.Handler{Store: env.Events(), Suppressor: env.Tombstones(), Secret: env.Config.SharedSecret, Log: env.Log}
+	h := &ingest.Handler{Store: env.Events(), Suppressor: env.Tombstones(), Secret: env.Config.SharedSecret, Blocked: env.Config.BlockedIDs, Log: env.Log}
 	lambda.Start(h.Handle)
 }

@@ -25,6 +25,6 @@ func main() {
 		env.Fatal("start", err)
 	}
 	h := &links.Handler{Identities: env.Identities(), Log: env.Log, Realtime: push, Erased: env.Tombstones().EventsErased,
-		Conversions: conversions}
+		Blocked: env.Config.BlockedIDs, Conversions: conversions}
 	lambda.Start(h.Handle)
 }

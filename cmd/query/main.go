@@ -22,7 +22,7 @@ func main() {
 		env.Fatal("start", err)
 	}
 	eraser := &erase.Handler{Eraser: env.Eraser(), Log: env.Log}
-	h := &query.Handler{People: env.People(), Log: env.Log, Erase: eraser.Routes()}
+	h := &query.Handler{People: env.People(), Log: env.Log, Erase: eraser.Routes(), MergeCaps: env.Identities()}
 	routes := append(h.Routes(), env.Reports().Routes()...)
 	lambda.Start(httpapi.RequireAPIKey(env.Config.APIKey, httpapi.Dispatch(routes...)))
 }

@@ -5,12 +5,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/config"
@@ -19,7 +23,9 @@ import (
 	"github.com/attribution-dev/attribution/internal/ledger"
 	"github.com/attribution-dev/attribution/internal/logging"
 	"github.com/attribution-dev/attribution/internal/people"
+	"github.com/attribution-dev/attribution/internal/precompute"
 	"github.com/attribution-dev/attribution/internal/realtime"
+	"github.com/attribution-dev/attribution/internal/redrive"
 	"github.com/attribution-dev/attribution/internal/report"
 	"github.com/attribution-dev/attribution/internal/segment"
 	"github.com/attribution-dev/attribution/internal/source"
@@ -73,7 +79,9 @@ func (e Env) Touches() *store.Touches {
 
 // Identities is the identities repository.
 func (e Env) Identities() *store.Identities {
-	return store.NewIdentities(e.DB, e.Config.IdentitiesTable)
+	s := store.NewIdentities(e.DB, e.Config.IdentitiesTable)
+	s.MaxAnonymousIDsPerUser, s.MaxUsersPerAnonymousID = e.Config.MaxAnonymousIDsPerUser, e.Config.MaxUsersPerAnonymousID
+	return s
 }
 
 // Tombstones are the erased ids, kept in the identities table.
@@ -117,12 +125,20 @@ func (e Env) People() *people.Resolver {
 // Reports serves the report routes from the conversions table's rollups.
 func (e Env) Reports() *report.Handler {
 	return &report.Handler{
-		Reporter:     &report.Reporter{Rollups: e.Conversions(), LookbackDays: e.Config.ConversionLookbackDays},
+		Reporter:     &report.Reporter{Rollups: e.Conversions(), Precomputed: e.Conversions(), LookbackDays: e.Config.ConversionLookbackDays},
 		Parser:       report.Parser{Events: e.Config.ConversionEvents, Location: e.Config.ReportLocation},
 		Conversions:  e.Conversions(),
 		Timezone:     e.Config.ReportTimezone,
 		HalfLifeDays: attribution.DefaultHalfLife.Hours() / 24,
 		Log:          e.Log,
+	}
+}
+
+// Precomputer refreshes the data-driven models' precomputation of every conversion event.
+func (e Env) Precomputer() *precompute.Refresher {
+	return &precompute.Refresher{
+		Touches: e.Touches(), Identities: e.Identities(), Conversions: e.Conversions(),
+		Events: e.Config.ConversionEvents, Location: e.Config.ReportLocation, Log: e.Log,
 	}
 }
 
@@ -175,17 +191,42 @@ var RealtimeVariables = []string{"IDENTITIES_TABLE", "TOUCHES_TABLE", "SEGMENT_W
 // LambdaPusher is Pusher for a deployed stream consumer: nil, and nothing required,
 // when REALTIME is false; otherwise RealtimeVariables must be set.
 func (e Env) LambdaPusher() (*realtime.Pusher, error) {
+	sender, err := e.LambdaSender()
+	if sender == nil || err != nil {
+		return nil, err
+	}
+	return e.Pusher(sender), nil
+}
+
+// LambdaSender is the Segment client real-time attribution pushes through in a
+// deployed function: nil, and nothing required, when REALTIME is false; otherwise
+// RealtimeVariables must be set.
+func (e Env) LambdaSender() (*segment.Client, error) {
 	if !e.Config.Realtime {
 		return nil, nil
 	}
 	if err := config.RequireInLambda(os.LookupEnv, RealtimeVariables...); err != nil {
 		return nil, fmt.Errorf("REALTIME is on: %w", err)
 	}
-	sender, err := e.Segment("")
-	if err != nil {
-		return nil, err
+	return e.Segment("")
+}
+
+// Redriver hands consumers the records in the stream failures queue
+// (STREAM_FAILURES_QUEUE_URL), read back from the events table's stream. The SDK's
+// own variables can point SQS and DynamoDB Streams elsewhere (AWS_ENDPOINT_URL_SQS,
+// AWS_ENDPOINT_URL_DYNAMODB_STREAMS).
+func (e Env) Redriver(ctx context.Context, consumers []stream.Consumer) (*redrive.Redriver, error) {
+	if e.Config.StreamFailuresQueueURL == "" {
+		return nil, errors.New("STREAM_FAILURES_QUEUE_URL is empty: set it to the stack's StreamFailuresQueueUrl output")
 	}
-	return e.Pusher(sender), nil
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(e.Config.Region))
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	return &redrive.Redriver{
+		Queue: sqs.NewFromConfig(cfg), QueueURL: e.Config.StreamFailuresQueueURL,
+		Streams: dynamodbstreams.NewFromConfig(cfg), Consumers: consumers, Log: e.Log,
+	}, nil
 }
 
 // ConversionVariables are what a deployed consumer needs to credit conversions: the

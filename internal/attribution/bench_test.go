@@ -2,6 +2,7 @@ package attribution
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -63,6 +64,59 @@ func BenchmarkCredits(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
 					if _, err := Credits(m, touches, Options{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// benchPaths draws n paths of one to eight touches over the given number of channels.
+func benchPaths(n, channels int) []Path {
+	r := rand.New(rand.NewPCG(15, uint64(channels)))
+	names := make([]string, channels)
+	for i := range names {
+		names[i] = fmt.Sprintf("Channel %03d", i)
+	}
+	paths := make([]Path, n)
+	for i := range paths {
+		p := &paths[i]
+		for range 1 + r.IntN(8) {
+			p.Channels = append(p.Channels, names[r.IntN(channels)])
+		}
+		conv := r.IntN(3)
+		p.Conversions, p.Value, p.Nulls = float64(conv), float64(conv*(20+r.IntN(200))), float64(r.IntN(50))
+	}
+	return paths
+}
+
+func BenchmarkNewPathSet(b *testing.B) {
+	paths := benchPaths(100_000, 20)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := NewPathSet(paths); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPathCredits is each path model over 100,000 prepared paths, and markov alone
+// over more channels: its cost grows with the cube of the number of channels.
+func BenchmarkPathCredits(b *testing.B) {
+	for _, channels := range []int{20, 200} {
+		s, err := NewPathSet(benchPaths(100_000, channels))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range PathModels() {
+			if channels > 20 && m != ModelMarkov {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/paths=100000/channels=%d", m, channels), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.Credits(m); err != nil {
 						b.Fatal(err)
 					}
 				}

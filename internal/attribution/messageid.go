@@ -45,6 +45,17 @@ func IdentifyMessageID(userID string, s Summary) string {
 	return h.id(IdentifyMessageIDPrefix)
 }
 
+// SupersedingMessageID is the messageId under which an identify (id) is sent again
+// because an identify with older traits (stale) may have reached Segment after it:
+// Segment drops a message whose id it has seen, so the resend needs an id of its own,
+// deterministic so that a redelivered resend is still deduplicated.
+func SupersedingMessageID(id, stale string) string {
+	h := newMessageHasher("identify-supersede")
+	h.field(id)
+	h.field(stale)
+	return h.id(IdentifyMessageIDPrefix)
+}
+
 // TrackMessageID is the messageId of the track call for touch t of person personID (a
 // user id or an anonymous id, as the route named it). Resending the same touch for the
 // same person yields the same id, so Segment drops the duplicate.

@@ -64,8 +64,13 @@ func ParseModel(s string) (Model, error) {
 }
 
 // UnmarshalText lets a Model be decoded from JSON, flags or configuration with the same
-// validation as ParseModel.
+// validation as ParseModel, except that the data-driven models are accepted too: stored
+// report rows name them, and decoding a name is not computing a conversion's credits.
 func (m *Model) UnmarshalText(b []byte) error {
+	if d := Model(b); slices.Contains(DataDrivenModels(), d) {
+		*m = d
+		return nil
+	}
 	parsed, err := ParseModel(string(b))
 	if err != nil {
 		return err

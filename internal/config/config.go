@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/attribution-dev/attribution/internal/event"
 )
 
 // Config is every setting the README's "Configuration" lists.
@@ -22,6 +24,9 @@ type Config struct {
 	IdentitiesTable  string
 	TouchesTable     string
 	DynamoDBEndpoint string
+	// StreamFailuresQueueURL is the SQS queue receiving the stream records the deployed
+	// consumers gave up on (serverless.yml's StreamFailuresQueue), for redrive.
+	StreamFailuresQueueURL string
 
 	SegmentWriteKey string
 	SegmentEndpoint string
@@ -35,7 +40,12 @@ type Config struct {
 	RetentionDays         int
 	TouchRetentionDays    int
 
-	ConversionsTable string
+	// BlockedIDs are ids that never identify anyone: the built-in list and BLOCKED_IDS.
+	BlockedIDs *event.Blocklist
+	// MaxAnonymousIDsPerUser and MaxUsersPerAnonymousID cap identity merges.
+	MaxAnonymousIDsPerUser int
+	MaxUsersPerAnonymousID int
+	ConversionsTable       string
 	// ConversionEvents are the track event names that are conversions, in their
 	// configured order and case: Segment event names are case-sensitive.
 	ConversionEvents       []string
@@ -53,8 +63,14 @@ const (
 	DefaultStage           = "dev"
 	DefaultSegmentEndpoint = "https://api.segment.io"
 	DefaultSourceEvent     = "Source Identified"
-	DefaultLookbackDays    = 90
-	DefaultReportTimezone  = "UTC"
+
+	DefaultMaxAnonymousIDsPerUser = 200
+	DefaultMaxUsersPerAnonymousID = 10
+	// MaxMergeCap bounds both caps: each linked id costs its counter item 32 bytes, and
+	// the item must stay under DynamoDB's 400 KB.
+	MaxMergeCap           = 10_000
+	DefaultLookbackDays   = 90
+	DefaultReportTimezone = "UTC"
 )
 
 // Load reads .env (if present) into the process environment without overriding what is
@@ -75,16 +91,17 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		return def
 	}
 	c := Config{
-		Region:                get("AWS_REGION", DefaultRegion),
-		Stage:                 get("STAGE", DefaultStage),
-		DynamoDBEndpoint:      get("DYNAMODB_ENDPOINT", ""),
-		SegmentWriteKey:       get("SEGMENT_WRITE_KEY", ""),
-		SegmentEndpoint:       strings.TrimRight(get("SEGMENT_ENDPOINT", DefaultSegmentEndpoint), "/"),
-		SharedSecret:          get("SEGMENT_SHARED_SECRET", ""),
-		APIKey:                get("API_KEY", ""),
-		SourceIdentifiedEvent: get("SOURCE_IDENTIFIED_EVENT", DefaultSourceEvent),
-		InternalDomains:       splitList(get("INTERNAL_DOMAINS", "")),
-		IgnoredReferrers:      splitList(get("IGNORED_REFERRERS", "")),
+		Region:                 get("AWS_REGION", DefaultRegion),
+		Stage:                  get("STAGE", DefaultStage),
+		DynamoDBEndpoint:       get("DYNAMODB_ENDPOINT", ""),
+		StreamFailuresQueueURL: get("STREAM_FAILURES_QUEUE_URL", ""),
+		SegmentWriteKey:        get("SEGMENT_WRITE_KEY", ""),
+		SegmentEndpoint:        strings.TrimRight(get("SEGMENT_ENDPOINT", DefaultSegmentEndpoint), "/"),
+		SharedSecret:           get("SEGMENT_SHARED_SECRET", ""),
+		APIKey:                 get("API_KEY", ""),
+		SourceIdentifiedEvent:  get("SOURCE_IDENTIFIED_EVENT", DefaultSourceEvent),
+		InternalDomains:        splitList(get("INTERNAL_DOMAINS", "")),
+		IgnoredReferrers:       splitList(get("IGNORED_REFERRERS", "")),
 	}
 	c.EventsTable = get("EVENTS_TABLE", "attribution-"+c.Stage+"-events")
 	c.IdentitiesTable = get("IDENTITIES_TABLE", "attribution-"+c.Stage+"-identities")
@@ -102,6 +119,15 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, err
 	}
 	if c.TouchRetentionDays, err = parseDays("TOUCH_RETENTION_DAYS", get("TOUCH_RETENTION_DAYS", "")); err != nil {
+		return Config{}, err
+	}
+	if c.BlockedIDs, err = event.ParseBlocklist(get("BLOCKED_IDS", "")); err != nil {
+		return Config{}, fmt.Errorf("BLOCKED_IDS: %w", err)
+	}
+	if c.MaxAnonymousIDsPerUser, err = parseCap("MAX_ANONYMOUS_IDS_PER_USER", get("MAX_ANONYMOUS_IDS_PER_USER", strconv.Itoa(DefaultMaxAnonymousIDsPerUser))); err != nil {
+		return Config{}, err
+	}
+	if c.MaxUsersPerAnonymousID, err = parseCap("MAX_USERS_PER_ANONYMOUS_ID", get("MAX_USERS_PER_ANONYMOUS_ID", strconv.Itoa(DefaultMaxUsersPerAnonymousID))); err != nil {
 		return Config{}, err
 	}
 	lookback := get("CONVERSION_LOOKBACK_DAYS", strconv.Itoa(DefaultLookbackDays))
@@ -172,6 +198,14 @@ func parseDays(name, v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("%s: %q is not a positive number of days (leave it empty to keep forever)", name, v)
+	}
+	return n, nil
+}
+
+func parseCap(name, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxMergeCap {
+		return 0, fmt.Errorf("%s: %q is not a number from 1 to %d", name, v, MaxMergeCap)
 	}
 	return n, nil
 }

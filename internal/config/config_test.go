@@ -21,13 +21,20 @@ func TestDefaultsDeriveTableNamesFromStage(t *testing.T) {
 	assert.Equal(t, DefaultSourceEvent, c.SourceIdentifiedEvent)
 	assert.True(t, c.Realtime)
 	assert.Zero(t, c.EventRetention())
+	assert.Equal(t, 200, c.MaxAnonymousIDsPerUser)
+	assert.Equal(t, 10, c.MaxUsersPerAnonymousID)
+	assert.True(t, c.BlockedIDs.Blocked("undefined"))
 }
 
 func TestListsAndNumbers(t *testing.T) {
 	c, err := FromLookup(lookup(map[string]string{
 		"INTERNAL_DOMAINS": " Example.com, app.example.com ,,", "RETENTION_DAYS": "30",
 		"REALTIME": "false", "SEGMENT_ENDPOINT": "https://events.eu1.segmentapis.com/",
+		"BLOCKED_IDS": "void, /^test-/", "MAX_USERS_PER_ANONYMOUS_ID": "3",
 	}))
+	assert.True(t, c.BlockedIDs.Blocked("void"))
+	assert.True(t, c.BlockedIDs.Blocked("test-1"))
+	assert.Equal(t, 3, c.MaxUsersPerAnonymousID)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"example.com", "app.example.com"}, c.InternalDomains)
 	assert.Equal(t, 30, c.RetentionDays)
@@ -36,7 +43,8 @@ func TestListsAndNumbers(t *testing.T) {
 }
 
 func TestBadValuesNameTheVariable(t *testing.T) {
-	for name, value := range map[string]string{"RETENTION_DAYS": "ten", "REALTIME": "maybe", "TOUCH_RETENTION_DAYS": "-1"} {
+	for name, value := range map[string]string{"RETENTION_DAYS": "ten", "REALTIME": "maybe", "TOUCH_RETENTION_DAYS": "-1",
+		"BLOCKED_IDS": "void,/[a-/", "MAX_ANONYMOUS_IDS_PER_USER": "0", "MAX_USERS_PER_ANONYMOUS_ID": "many"} {
 		_, err := FromLookup(lookup(map[string]string{name: value}))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), name)

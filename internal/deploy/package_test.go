@@ -34,10 +34,11 @@ const stage = "ci"
 // What each Lambda must look like once deployed. A new cmd/<name> needs an entry here
 // (and in serverless.yml): the test fails rather than let it ship unchecked.
 var expectations = map[string]struct {
-	timeout int      // seconds
-	routes  []string // HTTP API route keys
-	stream  []string // event types the stream consumer's filter lets through
-	actions []string // every IAM action of the function's own role
+	timeout  int      // seconds
+	routes   []string // HTTP API route keys
+	stream   []string // event types the stream consumer's filter lets through
+	schedule string   // the EventBridge schedule that invokes it
+	actions  []string // every IAM action of the function's own role
 }{
 	"events": {
 		timeout: 10,
@@ -53,6 +54,11 @@ var expectations = map[string]struct {
 		timeout: 60,
 		stream:  []string{event.TypeTrack},
 		actions: append(streamActions(), "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem"),
+	},
+	"precompute": {
+		timeout:  900,
+		schedule: "cron(15 0 * * ? *)",
+		actions:  []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:Scan", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"},
 	},
 	"identify": {
 		timeout: 60,
@@ -78,6 +84,13 @@ var expectations = map[string]struct {
 		routes:  []string{"GET /segment/identify/user/{id}", "GET /segment/track/user/{id}", "GET /segment/track/anonymous/{id}"},
 		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
 	},
+	"redrive": {
+		timeout:  300,
+		schedule: "rate(1 hour)",
+		actions: []string{"logs:CreateLogStream", "logs:PutLogEvents", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+			"dynamodb:GetShardIterator", "dynamodb:GetRecords",
+			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
+	},
 }
 
 func streamActions() []string {
@@ -94,6 +107,7 @@ var environment = []string{
 	"SEGMENT_SHARED_SECRET", "API_KEY", "SOURCE_IDENTIFIED_EVENT", "INTERNAL_DOMAINS", "IGNORED_REFERRERS",
 	"REALTIME", "RETENTION_DAYS", "TOUCH_RETENTION_DAYS",
 	"CONVERSIONS_TABLE", "CONVERSION_EVENTS", "CONVERSION_LOOKBACK_DAYS", "REPORT_TIMEZONE", "CONVERSION_CREDITS_EVENT",
+	"BLOCKED_IDS", "MAX_ANONYMOUS_IDS_PER_USER", "MAX_USERS_PER_ANONYMOUS_ID",
 }
 
 // modified is the fixed entry time tools/zipbootstrap writes.
@@ -235,6 +249,41 @@ func testPackage(t *testing.T, root, dir string, names []string) {
 		}
 		assert.Len(t, mappings, consumers)
 		res.get(t, "StreamFailuresQueue", "AWS::SQS::Queue")
+	})
+
+	t.Run("schedules", func(t *testing.T) {
+		rules := res.ofType("AWS::Events::Rule")
+		scheduled := 0
+		for _, name := range names {
+			var mine []resource
+			for _, r := range rules {
+				if strings.Contains(jsonString(r.Properties["Targets"]), title(name)+"LambdaFunction") {
+					mine = append(mine, r)
+				}
+			}
+			if expectations[name].schedule == "" {
+				assert.Empty(t, mine, "%s runs on no schedule", name)
+				continue
+			}
+			scheduled++
+			require.Len(t, mine, 1, name)
+			assert.Equal(t, expectations[name].schedule, mine[0].Properties["ScheduleExpression"], name)
+			assert.Equal(t, "ENABLED", mine[0].Properties["State"], name)
+		}
+		assert.Len(t, rules, scheduled)
+	})
+
+	t.Run("redrive", func(t *testing.T) {
+		// Hourly, and told which queue to empty.
+		var schedules []string
+		for _, r := range res.ofType("AWS::Events::Rule") {
+			if strings.Contains(jsonString(r.Properties["Targets"]), "RedriveLambdaFunction") {
+				schedules = append(schedules, r.Properties["ScheduleExpression"].(string))
+			}
+		}
+		assert.Equal(t, []string{"rate(1 hour)"}, schedules)
+		vars := res.get(t, "RedriveLambdaFunction", "AWS::Lambda::Function").Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
+		assert.Equal(t, map[string]any{"Ref": "StreamFailuresQueue"}, vars["STREAM_FAILURES_QUEUE_URL"])
 	})
 
 	t.Run("tables", func(t *testing.T) { testTables(t, res) })

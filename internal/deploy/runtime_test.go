@@ -32,6 +32,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/conversion"
+	"github.com/attribution-dev/attribution/internal/datadriven"
 	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/store"
 	"github.com/attribution-dev/attribution/internal/stream"
@@ -62,8 +63,10 @@ var scenarios = []struct {
 	{"detect", scenarioDetect},
 	{"identify", scenarioIdentify},
 	{"conversions", scenarioConversions},
+	{"precompute", scenarioPrecompute},
 	{"query", scenarioQuery},
 	{"trigger", scenarioTrigger},
+	{"redrive", scenarioRedrive},
 	{"dashboard", scenarioDashboard},
 }
 
@@ -72,6 +75,7 @@ type runtimeEnv struct {
 	tables  store.Tables
 	ran     map[string]bool
 	segment *fakeSegment
+	aws     *fakeAWS
 }
 
 // testRuntime runs every Lambda's bootstrap, extracted from its zip, under aws-lambda-rie
@@ -80,7 +84,8 @@ func testRuntime(t *testing.T, root, bin string, names []string) {
 	rie := rieBinary(t, root)
 	db, tables := dbtest.New(t)
 	seg := newFakeSegment(t)
-	env := &runtimeEnv{db: db, tables: tables, ran: map[string]bool{}, segment: seg}
+	fakeAWS := newFakeAWS(t)
+	env := &runtimeEnv{db: db, tables: tables, ran: map[string]bool{}, segment: seg, aws: fakeAWS}
 
 	fnEnv := []string{
 		"PATH=/usr/bin:/bin",
@@ -100,6 +105,10 @@ func testRuntime(t *testing.T, root, bin string, names []string) {
 		"SEGMENT_ENDPOINT=" + seg.URL,
 		"REALTIME=true", // as deployed: the consumers push attribution to (the fake) Segment
 		"LOG_LEVEL=info",
+		// The stream failures queue and the events table's stream, for redrive.
+		"STREAM_FAILURES_QUEUE_URL=" + fakeAWS.URL + "/123456789012/attribution-test-stream-failures",
+		"AWS_ENDPOINT_URL_SQS=" + fakeAWS.URL,
+		"AWS_ENDPOINT_URL_DYNAMODB_STREAMS=" + fakeAWS.URL,
 	}
 
 	// Start every emulator first: each inits its function lazily on the first invoke.
@@ -209,6 +218,32 @@ func scenarioConversions(t *testing.T, env *runtimeEnv, fn *emulated) {
 	if env.ran["detect"] && env.ran["identify"] {
 		require.Len(t, stored[0].Touches, 1, "credited to the user's touch")
 		assert.Equal(t, "Email", stored[0].Touches[0].Channel)
+	}
+}
+
+// scenarioPrecompute invokes the daily refresh as its EventBridge schedule would, on a
+// day whose trailing week holds the signup.
+func scenarioPrecompute(t *testing.T, env *runtimeEnv, fn *emulated) {
+	var sum struct {
+		Ranges []struct{ From, To string } `json:"ranges"`
+		Items  int                         `json:"items"`
+	}
+	fn.invoke(t, events.EventBridgeEvent{
+		Version: "0", ID: "rie-schedule", DetailType: "Scheduled Event", Source: "aws.events", AccountID: "123456789012",
+		Time: time.Date(2026, 3, 5, 0, 15, 0, 0, time.UTC), Region: "us-east-1", Detail: json.RawMessage("{}"),
+	}, &sum)
+	require.NotEmpty(t, sum.Ranges)
+	assert.Equal(t, struct{ From, To string }{"2026-02-27", "2026-03-05"}, sum.Ranges[0])
+	if !env.ran["conversions"] {
+		return
+	}
+	assert.Positive(t, sum.Items)
+	p, err := store.NewConversions(env.db, env.tables.Conversions).Precomputed(context.Background(), "Signed Up",
+		datadriven.Range{From: "2026-02-27", To: "2026-03-05"}, "channel")
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, p.Conversions)
+	if env.ran["detect"] && env.ran["identify"] {
+		assert.InDelta(t, 1, p.Rows["Email"]["markov"].Conversions, 1e-12, "the signup's one touch")
 	}
 }
 

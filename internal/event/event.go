@@ -103,6 +103,9 @@ type wire struct {
 type flexString struct {
 	set   bool
 	value string
+	// mangled is true when the string was not valid UTF-8 or held a lone surrogate
+	// escape: decoded, it would be U+FFFD, the same as other ids that differ from it.
+	mangled bool
 }
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
@@ -111,6 +114,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		return nil
 	case len(b) > 0 && b[0] == '"':
 		f.set = true
+		f.mangled = !sentBytesValid(b)
 		return json.Unmarshal(b, &f.value)
 	case len(b) > 0 && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')):
 		f.set = true
@@ -121,65 +125,101 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	return &json.UnmarshalTypeError{Value: "non-string", Type: reflect.TypeFor[string]()}
 }
 
-// Parse validates one event's JSON. Errors wrap ErrInvalid and name the field at fault.
+// Parse validates one event's JSON with the built-in blocklist. Errors wrap ErrInvalid
+// and name the field at fault.
 func Parse(raw []byte) (Event, error) {
-	var w wire
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return Event{}, invalid("%s", describeJSONError(err))
-	}
-	return fromWire(raw, &w)
+	ev, _, err := (*Blocklist)(nil).Parse(raw)
+	return ev, err
 }
 
-func fromWire(raw []byte, w *wire) (Event, error) {
-	ev := Event{Raw: json.RawMessage(raw)}
+// Parse validates one event's JSON; blocked names the id fields it dropped as blocked.
+// Errors wrap ErrInvalid and name the field at fault.
+func (b *Blocklist) Parse(raw []byte) (ev Event, blocked []string, err error) {
+	if err := checkDepth(raw); err != nil {
+		return Event{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var w wire
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return Event{}, nil, invalid("%s", describeJSONError(err))
+	}
+	return b.fromWire(raw, &w)
+}
+
+// fromWire validates w. An id on the blocklist is dropped, as if it had not been sent,
+// and named in blocked: the event still counts under its other id, and an event left
+// with no id at all is refused.
+func (b *Blocklist) fromWire(raw []byte, w *wire) (ev Event, blocked []string, err error) {
+	ev = Event{Raw: json.RawMessage(raw)}
+	for _, f := range []struct {
+		name string
+		v    flexString
+	}{{"messageId", w.MessageID}, {"anonymousId", w.AnonymousID}, {"userId", w.UserID}, {"previousId", w.PreviousID}, {"groupId", w.GroupID}} {
+		if f.v.mangled {
+			// Ids are compared as the bytes sent; decoding would collapse distinct ids.
+			return Event{}, nil, invalid("%s is not valid UTF-8 (or holds a lone surrogate escape)", f.name)
+		}
+	}
 
 	if w.Type == nil || *w.Type == "" {
-		return Event{}, invalid("type is required (one of page, track, identify, screen, group, alias)")
+		return Event{}, blocked, invalid("type is required (one of page, track, identify, screen, group, alias)")
 	}
 	ev.Type = strings.ToLower(*w.Type)
 	switch ev.Type {
 	case TypePage, TypeTrack, TypeIdentify, TypeScreen, TypeGroup, TypeAlias:
 	default:
-		return Event{}, invalid("type %q is not one of page, track, identify, screen, group, alias", clip.String(*w.Type, 40))
+		return Event{}, blocked, invalid("type %q is not one of page, track, identify, screen, group, alias", clip.String(*w.Type, 40))
 	}
 
 	ev.AnonymousID = strings.TrimSpace(w.AnonymousID.value)
 	ev.UserID = strings.TrimSpace(w.UserID.value)
 	if ev.AnonymousID == "" && ev.UserID == "" {
-		return Event{}, invalid("anonymousId or userId is required")
+		return Event{}, blocked, invalid("anonymousId or userId is required")
+	}
+	sentUserID := ev.UserID != ""
+	b.unblock("anonymousId", &ev.AnonymousID, &blocked)
+	b.unblock("userId", &ev.UserID, &blocked)
+	if ev.AnonymousID == "" && ev.UserID == "" {
+		verb := " is"
+		if len(blocked) > 1 {
+			verb = " are"
+		}
+		return Event{}, blocked, invalid("anonymousId or userId is required: %s%s blocked (placeholders such as \"undefined\", \"null\" or \"0\" never identify anyone; see BLOCKED_IDS)",
+			strings.Join(blocked, " and "), verb)
 	}
 	if err := checkIDLength("anonymousId", ev.AnonymousID); err != nil {
-		return Event{}, err
+		return Event{}, blocked, err
 	}
 	if err := checkIDLength("userId", ev.UserID); err != nil {
-		return Event{}, err
+		return Event{}, blocked, err
 	}
 
 	switch ev.Type {
 	case TypeTrack:
 		if w.Event == nil || strings.TrimSpace(*w.Event) == "" {
-			return Event{}, invalid("event is required for track")
+			return Event{}, blocked, invalid("event is required for track")
 		}
 		ev.Name = *w.Event
 	case TypeAlias:
 		ev.PreviousID = strings.TrimSpace(w.PreviousID.value)
 		if ev.PreviousID == "" {
-			return Event{}, invalid("previousId is required for alias")
+			return Event{}, blocked, invalid("previousId is required for alias")
 		}
+		// A blocked previousId links nothing; the alias still links its own device.
+		b.unblock("previousId", &ev.PreviousID, &blocked)
 		// Stored as an identity key like the other ids, so held to the same limit.
 		if err := checkIDLength("previousId", ev.PreviousID); err != nil {
-			return Event{}, err
+			return Event{}, blocked, err
 		}
-		if ev.UserID == "" {
-			return Event{}, invalid("userId is required for alias")
+		if !sentUserID {
+			return Event{}, blocked, invalid("userId is required for alias")
 		}
 	case TypeGroup:
 		ev.GroupID = strings.TrimSpace(w.GroupID.value)
 		if ev.GroupID == "" {
-			return Event{}, invalid("groupId is required for group")
+			return Event{}, blocked, invalid("groupId is required for group")
 		}
 		if err := checkIDLength("groupId", ev.GroupID); err != nil {
-			return Event{}, err
+			return Event{}, blocked, err
 		}
 	case TypePage, TypeScreen:
 		if w.Name != nil {
@@ -190,22 +230,21 @@ func fromWire(raw []byte, w *wire) (Event, error) {
 		ev.URL, ev.Referrer = pageURLs(w)
 	}
 
-	var err error
 	if ev.Timestamp, ev.TimestampSource, err = eventTime(w); err != nil {
-		return Event{}, err
+		return Event{}, blocked, err
 	}
 
 	ev.MessageID = strings.TrimSpace(w.MessageID.value)
 	if ev.MessageID == "" {
 		if ev.MessageID, err = deriveMessageID(raw); err != nil {
-			return Event{}, invalid("%s", err)
+			return Event{}, blocked, invalid("%s", err)
 		}
 		ev.DerivedMessageID = true
 	}
 	if len(ev.MessageID) > MaxMessageIDLength {
-		return Event{}, invalid("messageId is longer than %d bytes", MaxMessageIDLength)
+		return Event{}, blocked, invalid("messageId is longer than %d bytes", MaxMessageIDLength)
 	}
-	return ev, nil
+	return ev, blocked, nil
 }
 
 // pageURLs prefers properties (what analytics.js sets from the page call) and falls

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -78,12 +79,20 @@ func adapt(log *slog.Logger, timeout time.Duration, rt Route) http.Handler {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
+		// The body must arrive within the route's timeout too, as behind API Gateway: a
+		// client that stalls mid-body would otherwise hold its connection forever. Not
+		// every ResponseWriter supports deadlines (httptest's recorder does not).
+		_ = http.NewResponseController(w).SetReadDeadline(start.Add(timeout))
 		req, err := toAPIGateway(r, rt)
 		var resp events.APIGatewayV2HTTPResponse
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
 			resp = Error(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", tooLarge.Limit))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The server closes the connection after this answer: the rest of the body
+			// cannot be read and discarded.
+			resp = Error(http.StatusRequestTimeout, fmt.Sprintf("the request body did not arrive within %s", timeout))
 		case err != nil:
 			resp = Error(http.StatusBadRequest, "could not read the request body")
 		default:

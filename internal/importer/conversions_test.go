@@ -64,9 +64,10 @@ func TestImportThenReportEqualsWebhookThenReport(t *testing.T) {
 		require.NoError(t, json.NewEncoder(&lines).Encode(ev))
 	}
 	cfg := conversionsConfig(t, imported)
-	em := stream.NewEmulator(log, stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
+	em, err := stream.NewEmulator(log, stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
 		server.Consumers(server.Options{Config: cfg, DB: db, Log: log, DataDir: t.TempDir()})...)
-	_, err := importer.Run(ctx, importer.Options{Events: store.NewEvents(db, imported.Events), Derive: em},
+	require.NoError(t, err)
+	_, err = importer.Run(ctx, importer.Options{Events: store.NewEvents(db, imported.Events), Derive: em},
 		[]importer.Source{importer.Bytes("archive.jsonl", lines.Bytes())})
 	require.NoError(t, err)
 	closeCtx, cancel := context.WithTimeout(ctx, time.Minute)

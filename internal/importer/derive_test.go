@@ -36,8 +36,9 @@ func TestImportDerivesThroughTheStreamConsumers(t *testing.T) {
 		require.NoError(t, err)
 		cfg.EventsTable, cfg.IdentitiesTable, cfg.TouchesTable = tables.Events, tables.Identities, tables.Touches
 		log := slog.New(slog.DiscardHandler)
-		em := stream.NewEmulator(log, stream.EmulatorOptions{Shards: 16, Backoff: 10 * time.Millisecond},
+		em, err := stream.NewEmulator(log, stream.EmulatorOptions{Shards: 16, Backoff: 10 * time.Millisecond},
 			server.Consumers(server.Options{Config: cfg, DB: db, Log: log, DataDir: t.TempDir()})...)
+		require.NoError(t, err)
 		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

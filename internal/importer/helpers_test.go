@@ -192,7 +192,8 @@ func seqOf(t testing.TB, id string) int {
 
 func newEmulator(t testing.TB, consumers ...stream.Consumer) *stream.Emulator {
 	t.Helper()
-	em := stream.NewEmulator(slog.New(slog.DiscardHandler), stream.EmulatorOptions{Shards: 8, Backoff: time.Millisecond}, consumers...)
+	em, err := stream.NewEmulator(slog.New(slog.DiscardHandler), stream.EmulatorOptions{Shards: 8, Backoff: time.Millisecond}, consumers...)
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

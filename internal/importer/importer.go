@@ -31,6 +31,7 @@ import (
 
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
 )
 
 // ChunkSize is how many events are checked and written together: one BatchGetItem (100
@@ -43,7 +44,7 @@ const DefaultWorkers = 12
 // Publisher receives every imported event as the events table's stream would deliver
 // it; *stream.Emulator running server.Consumers is one.
 type Publisher interface {
-	Publish(table, key string, item map[string]types.AttributeValue)
+	Publish(table string, items ...stream.Item) error
 	Idle(ctx context.Context) error
 }
 
@@ -62,6 +63,9 @@ type Options struct {
 	// Suppressed, when set, is asked about every valid event; suppressed ones are
 	// neither stored nor derived, and are counted.
 	Suppressed SuppressFunc
+	// Blocked are the ids that never identify anyone (nil: the built-in list), applied
+	// as the webhook applies them.
+	Blocked *event.Blocklist
 	// Rejects receives one JSON line per rejected line or event (see Reject).
 	Rejects io.Writer
 	Workers int
@@ -283,7 +287,7 @@ func (r *run) handleLine(file string, lineNo int64, line []byte, tooLong bool) e
 	if len(line) == 0 {
 		return nil
 	}
-	body, err := event.ParseBody(line)
+	body, err := r.o.Blocked.ParseBody(line)
 	if err != nil {
 		r.counts.read.Add(1)
 		return r.reject(file, lineNo, nil, err.Error(), line)
@@ -453,23 +457,20 @@ func (r *run) sequence() {
 			if c.err != nil {
 				failed = true
 			}
-			if !failed && r.o.Derive != nil {
-				for _, i := range c.publish {
-					rec := c.recs[i]
-					r.o.Derive.Publish(r.o.Events.Table(), streamKey(rec.ev), rec.item)
+			if !failed && r.o.Derive != nil && len(c.publish) > 0 {
+				items := make([]stream.Item, len(c.publish))
+				for j, i := range c.publish {
+					items[j] = stream.Item{Key: stream.Key(c.recs[i].ev), Item: c.recs[i].item}
+				}
+				// One call per chunk: the stream's log is fsynced once for all of it.
+				if err := r.o.Derive.Publish(r.o.Events.Table(), items...); err != nil {
+					failed = true
+					r.fail(fmt.Errorf("derive: %w", err))
 				}
 			}
 			<-r.slots
 		}
 	}
-}
-
-// streamKey is the key the stream orders by: a visitor's events in order.
-func streamKey(ev event.Event) string {
-	if ev.AnonymousID != "" {
-		return ev.AnonymousID
-	}
-	return ev.UserID
 }
 
 func (r *run) reject(file string, lineNo int64, index *int, reason string, raw []byte) error {

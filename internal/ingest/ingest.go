@@ -3,12 +3,15 @@
 package ingest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -36,6 +39,13 @@ type Store interface {
 	CheckSize(ev event.Event) error
 }
 
+// Syncer is a Store whose Puts become durable in one step for a whole body (the local
+// stack's stream log: one fsync for a batch rather than one per event). The webhook
+// calls Sync after its Puts and answers 2xx only once it returned nil.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // Suppressor says which events belong to erased people (store.Tombstones is one). It
 // is asked once per body, about all of its events.
 type Suppressor interface {
@@ -49,7 +59,10 @@ type Handler struct {
 	// (so Segment stops retrying), counted as suppressed and never stored.
 	Suppressor Suppressor
 	// Secret, when set, is SEGMENT_SHARED_SECRET: the body's HMAC-SHA1 must match X-Signature.
-	Secret      string
+	Secret string
+	// Blocked are the ids that never identify anyone (nil: the built-in list): dropped
+	// from events as if not sent, and an event left with no id is refused.
+	Blocked     *event.Blocklist
 	Concurrency int
 	Log         *slog.Logger
 }
@@ -63,8 +76,11 @@ type Response struct {
 	StoredIDs    []string `json:"storedIds"`
 	DuplicateIDs []string `json:"duplicateIds"`
 	// SuppressedIDs are the messageIds of events of erased people: acknowledged, not stored.
-	SuppressedIDs []string   `json:"suppressedIds,omitempty"`
-	Rejected      []Rejected `json:"rejected,omitempty"`
+	SuppressedIDs []string `json:"suppressedIds,omitempty"`
+	// BlockedIDs counts the ids dropped as blocked (placeholders such as "undefined"),
+	// in stored and refused events alike.
+	BlockedIDs int        `json:"blockedIds"`
+	Rejected   []Rejected `json:"rejected,omitempty"`
 }
 
 // Rejected is an event of a batch that was refused, and why.
@@ -91,7 +107,17 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 			return httpapi.Error(http.StatusUnauthorized, msg), nil
 		}
 	}
-	parsed, err := event.ParseBody(body)
+	// The signature covers the bytes as sent; the size limit applies to what they decode to.
+	if body, err = decode(httpapi.Header(req, "content-encoding"), body); err != nil {
+		switch {
+		case errors.Is(err, errTooLarge):
+			return tooLarge(), nil
+		case errors.Is(err, errUnsupportedEncoding):
+			return httpapi.Error(http.StatusUnsupportedMediaType, err.Error()), nil
+		}
+		return httpapi.Error(http.StatusBadRequest, err.Error()), nil
+	}
+	parsed, err := h.Blocked.ParseBody(body)
 	if err != nil {
 		return httpapi.Error(http.StatusBadRequest, err.Error()), nil
 	}
@@ -99,6 +125,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	resp := Response{Received: len(parsed.Items)}
 	var valid []event.Event
 	for _, it := range parsed.Items {
+		resp.BlockedIDs += len(it.Blocked)
 		err := it.Err
 		if err == nil {
 			// Checked here, not left to the write: DynamoDB would refuse it on every
@@ -146,7 +173,8 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	resp.Stored, resp.Duplicates = len(resp.StoredIDs), len(resp.DuplicateIDs)
 	h.Log.InfoContext(ctx, "events received", "request_id", req.RequestContext.RequestID,
-		"received", resp.Received, "stored", resp.Stored, "duplicates", resp.Duplicates, "suppressed", resp.Suppressed, "rejected", len(resp.Rejected))
+		"received", resp.Received, "stored", resp.Stored, "duplicates", resp.Duplicates, "suppressed", resp.Suppressed,
+		"blocked_ids", resp.BlockedIDs, "rejected", len(resp.Rejected))
 	return httpapi.JSON(http.StatusOK, resp), nil
 }
 
@@ -179,16 +207,20 @@ func (h *Handler) storeAll(ctx context.Context, evs []event.Event) ([]bool, erro
 	if workers <= 0 {
 		workers = DefaultConcurrency
 	}
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for i, ev := range evs {
 		g.Go(func() error {
-			ok, err := h.Store.Put(ctx, ev)
+			ok, err := h.Store.Put(gctx, ev)
 			stored[i] = ok
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	if s, ok := h.Store.(Syncer); ok && err == nil {
+		err = s.Sync(ctx)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("store %d events: %w", len(evs), err)
 	}
 	return stored, nil
@@ -209,6 +241,35 @@ func verifySignature(body []byte, signature, secret string) string {
 		return "X-Signature does not match the body"
 	}
 	return ""
+}
+
+var (
+	errTooLarge            = errors.New("decoded body too large")
+	errUnsupportedEncoding = errors.New("unsupported Content-Encoding")
+)
+
+// decode undoes the body's Content-Encoding: gzip (what Segment's libraries and many
+// proxies send) within MaxBody decoded bytes, so a small bomb cannot fill memory.
+func decode(encoding string, body []byte) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "", "identity":
+		return body, nil
+	case "gzip", "x-gzip":
+	default:
+		return nil, fmt.Errorf("%w: %q; send the body uncompressed or with gzip", errUnsupportedEncoding, encoding)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("Content-Encoding gzip: body is not valid gzip: %w", err)
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, MaxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("Content-Encoding gzip: body is not valid gzip: %w", err)
+	}
+	if len(out) > MaxBody {
+		return nil, errTooLarge
+	}
+	return out, nil
 }
 
 func tooLarge() events.APIGatewayV2HTTPResponse {

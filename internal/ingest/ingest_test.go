@@ -158,7 +158,7 @@ func TestCapturedWebhookRequest(t *testing.T) {
 	resp, err := h.Handle(context.Background(), req)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
-	assert.JSONEq(t, `{"received":1,"stored":1,"duplicates":0,"suppressed":0,"storedIds":["ajs-next-1732876941223-quickstart"],"duplicateIds":[]}`, resp.Body)
+	assert.JSONEq(t, `{"received":1,"stored":1,"duplicates":0,"suppressed":0,"storedIds":["ajs-next-1732876941223-quickstart"],"duplicateIds":[],"blockedIds":0}`, resp.Body)
 }
 
 func TestReplayingAThousandEventsThreeTimesStoresAThousand(t *testing.T) {

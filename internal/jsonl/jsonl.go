@@ -16,7 +16,13 @@ var mu sync.Mutex
 
 // Append writes line, ending it with a newline if it has none, to the end of the file
 // at path, creating the file (0600: these files hold people's data) and its directory.
-func Append(path string, line []byte) error {
+func Append(path string, line []byte) error { return appendLine(path, line, false) }
+
+// AppendSynced is Append, returning only once the line is on disk (fsync): for a record
+// whose only other copy is about to be forgotten.
+func AppendSynced(path string, line []byte) error { return appendLine(path, line, true) }
+
+func appendLine(path string, line []byte, sync bool) error {
 	if len(line) == 0 || line[len(line)-1] != '\n' {
 		line = append(line[:len(line):len(line)], '\n')
 	}
@@ -32,6 +38,12 @@ func Append(path string, line []byte) error {
 	if _, err := f.Write(line); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("append to %s: %w", path, err)
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("sync %s: %w", path, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)

@@ -32,3 +32,12 @@ func TestAppendWritesWholeLines(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 }
+
+func TestAppendSyncedWritesTheLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	require.NoError(t, AppendSynced(path, []byte(`{"a":1}`)))
+	require.NoError(t, AppendSynced(path, []byte("{\"b\":2}\n")))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "{\"a\":1}\n{\"b\":2}\n", string(b))
+}

@@ -173,13 +173,14 @@ func BenchmarkStreamConversions(b *testing.B) {
 				}
 				require.NoError(b, g.Wait())
 				log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-				em := stream.NewEmulator(log, stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
+				em, err := stream.NewEmulator(log, stream.EmulatorOptions{Backoff: 10 * time.Millisecond},
 					server.Consumers(server.Options{Config: benchConfig(b, tables), DB: db, Log: log, DataDir: b.TempDir()})...)
+				require.NoError(b, err)
 				b.StartTimer()
 				start := time.Now()
 				before := calls.Load()
 				for _, ev := range evs {
-					em.Publish(tables.Events, ev.AnonymousID, store.EventItem(ev, 0))
+					require.NoError(b, em.Publish(tables.Events, stream.Item{Key: ev.AnonymousID, Item: store.EventItem(ev, 0)}))
 				}
 				idle, cancel := context.WithTimeout(ctx, 10*time.Minute)
 				require.NoError(b, em.Idle(idle))

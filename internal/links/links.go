@@ -52,6 +52,9 @@ type Handler struct {
 	// Erased, when set, says whether an event's person was erased; their identify and
 	// alias events link nothing.
 	Erased erase.ErasedCheck
+	// Blocked are ids that never link (nil: the built-in list). The webhook already
+	// drops them; checking again here covers events stored before an id was blocked.
+	Blocked *event.Blocklist
 	// Conversions, when set, recomputes the conversions of the persons (person keys) a
 	// batch linked, once per batch after it is stored (ledger.Ledger.FollowUp): a newly
 	// linked device brings its touches to the user's conversions, and a conversion made
@@ -103,6 +106,9 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, er
 		}
 	}
 	err = h.Apply(ctx, ev)
+	if h.capped(ctx, err) {
+		return nil, nil
+	}
 	if errors.Is(err, ErrUnusable) || errors.Is(err, store.ErrInvalidLink) {
 		h.Log.WarnContext(ctx, "skip event", "event_id", rec.EventID, "message_id", ev.MessageID, "type", ev.Type, "reason", err.Error())
 		return nil, nil
@@ -128,8 +134,8 @@ func (h *Handler) record(ctx context.Context, rec events.DynamoDBEventRecord, er
 func (h *Handler) Apply(ctx context.Context, ev event.Event) error {
 	switch ev.Type {
 	case event.TypeIdentify:
-		if ev.AnonymousID == "" || ev.UserID == "" {
-			return fmt.Errorf("%w: identify %s needs both anonymousId and userId", ErrUnusable, ev.MessageID)
+		if h.Blocked.Blocked(ev.AnonymousID) || h.Blocked.Blocked(ev.UserID) {
+			return fmt.Errorf("%w: identify %s needs both anonymousId and userId, not blocked", ErrUnusable, ev.MessageID)
 		}
 		return h.Identities.Put(ctx, store.Link{
 			UserID: ev.UserID, AnonymousID: ev.AnonymousID,
@@ -142,10 +148,16 @@ func (h *Handler) Apply(ctx context.Context, ev event.Event) error {
 }
 
 func (h *Handler) alias(ctx context.Context, ev event.Event) error {
-	prev, user := ev.PreviousID, ev.UserID
+	prev, user, device := ev.PreviousID, ev.UserID, ev.AnonymousID
+	if h.Blocked.Blocked(prev) {
+		prev = "" // links nothing, but the device that made the call still counts
+	}
+	if h.Blocked.Blocked(device) {
+		device = ""
+	}
 	switch {
-	case prev == "" || user == "":
-		return fmt.Errorf("%w: alias %s needs previousId and userId", ErrUnusable, ev.MessageID)
+	case h.Blocked.Blocked(user) || (prev == "" && device == ""):
+		return fmt.Errorf("%w: alias %s needs a userId and a previousId or anonymousId, not blocked", ErrUnusable, ev.MessageID)
 	case prev == user:
 		return fmt.Errorf("%w: alias %s has previousId equal to userId", ErrUnusable, ev.MessageID)
 	}
@@ -156,15 +168,18 @@ func (h *Handler) alias(ctx context.Context, ev event.Event) error {
 		}
 	}
 	// The previousId first: if a later step fails, the retry redoes it harmlessly. A
-	// previousId no link can hold (a reserved "#" id) links nothing and has nothing to
-	// inherit, but the device that made the call is still linked.
-	prevErr := h.Identities.Put(ctx, link(prev, "", true))
+	// previousId no link can hold (a reserved "#" id, a blocked one) links nothing and
+	// has nothing to inherit, but the device that made the call is still linked.
+	prevErr := fmt.Errorf("%w: alias %s: previousId is blocked", store.ErrInvalidLink, ev.MessageID)
+	if prev != "" {
+		prevErr = h.Identities.Put(ctx, link(prev, "", true))
+	}
 	if prevErr != nil && !errors.Is(prevErr, store.ErrInvalidLink) {
 		return prevErr
 	}
 	// The alias event's own anonymousId is the device that made the call.
-	if ev.AnonymousID != "" && ev.AnonymousID != prev {
-		if err := h.Identities.Put(ctx, link(ev.AnonymousID, "", false)); err != nil {
+	if device != "" && device != prev {
+		if err := h.Identities.Put(ctx, link(device, "", false)); err != nil {
 			return err
 		}
 	}
@@ -175,17 +190,40 @@ func (h *Handler) alias(ctx context.Context, ev event.Event) error {
 	if err != nil {
 		return err
 	}
-	// Each Put is two or three conditional writes; a previousId with thousands of links
-	// (a junk id many devices sent) would otherwise outlast the Lambda on every retry.
+	// Each Put is up to five conditional writes (two merge-cap counts, three on the
+	// link); a previousId with many links would otherwise outlast the Lambda on every
+	// retry.
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(inheritWorkers)
 	for _, l := range inherited {
 		if l.AnonymousID == user {
 			continue // a link back to the new userId itself: nothing to inherit
 		}
-		g.Go(func() error { return h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased)) })
+		g.Go(func() error {
+			err := h.Identities.Put(ctx, link(l.AnonymousID, prev, l.Aliased))
+			if h.capped(ctx, err) {
+				return nil // one device past a cap does not stop the others
+			}
+			return err
+		})
 	}
 	return g.Wait()
+}
+
+// capped reports whether err is a link refused by a merge cap, which skips the link
+// (a retry would be refused again). The first refusal for an id is a warning: from then
+// on that id gains no links, which an operator should look at; later ones are debug.
+func (h *Handler) capped(ctx context.Context, err error) bool {
+	var capErr *store.CapError
+	if !errors.As(err, &capErr) {
+		return false
+	}
+	level := slog.LevelDebug
+	if capErr.First {
+		level = slog.LevelWarn
+	}
+	h.Log.Log(ctx, level, "merge cap reached: new links refused", "kind", capErr.Kind, "id", capErr.ID, "cap", capErr.Cap)
+	return true
 }
 
 // inheritWorkers bounds the links an alias copies at once.

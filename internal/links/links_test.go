@@ -1,10 +1,12 @@
 package links_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,4 +232,50 @@ func TestAliasWithAReservedPreviousIDStillLinksTheDevice(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, resp.BatchItemFailures)
 	assert.Equal(t, []string{"dev-1"}, anonymousIDs(t, ids, "u2"))
+}
+
+func TestBlockedIDsNeverLink(t *testing.T) {
+	h, ids := newHandler(t)
+	var err error
+	h.Blocked, err = event.ParseBlocklist("void")
+	require.NoError(t, err)
+	at := t0.Format(time.RFC3339)
+	// Stored before the ids were blocked: built directly, as the store holds them.
+	old := eventtest.FromFields(t, map[string]any{"type": "identify", "messageId": "i1", "anonymousId": "dev-1", "userId": "u1", "timestamp": at})
+	old.UserID = "undefined"
+	void := eventtest.FromFields(t, map[string]any{"type": "identify", "messageId": "i2", "anonymousId": "dev-2", "userId": "void", "timestamp": at})
+	zeros := eventtest.FromFields(t, map[string]any{"type": "identify", "messageId": "i3", "anonymousId": "dev-3", "userId": "u3", "timestamp": at})
+	zeros.AnonymousID = "00000000-0000-0000-0000-000000000000"
+	alias := eventtest.FromFields(t, map[string]any{"type": "alias", "messageId": "a1", "previousId": "p1", "userId": "u4", "anonymousId": "dev-4", "timestamp": at})
+	alias.PreviousID = "guest"
+
+	resp, err := h.Handle(context.Background(), batch(old, void, zeros, alias))
+	require.NoError(t, err)
+	assert.Empty(t, resp.BatchItemFailures, "blocked ids are skipped, never failed")
+	for _, u := range []string{"undefined", "void", "u3"} {
+		assert.Empty(t, anonymousIDs(t, ids, u), u)
+	}
+	assert.Equal(t, []string{"dev-4"}, anonymousIDs(t, ids, "u4"), "an alias from a blocked previousId links its device only")
+	links, err := ids.ByAnonymous(context.Background(), "guest")
+	require.NoError(t, err)
+	assert.Empty(t, links)
+}
+
+func TestLinksPastAMergeCapAreSkippedAndWarnedOnce(t *testing.T) {
+	h, ids := newHandler(t)
+	ids.MaxAnonymousIDsPerUser = 2
+	var logs bytes.Buffer
+	h.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	var evs []event.Event
+	for i := range 5 {
+		evs = append(evs, identifyEvent(t, fmt.Sprintf("i%d", i), fmt.Sprintf("dev-%d", i), "abc123", t0))
+	}
+	for range 2 { // and redelivered
+		resp, err := h.Handle(context.Background(), batch(evs...))
+		require.NoError(t, err)
+		assert.Empty(t, resp.BatchItemFailures, "a capped link is skipped: a retry would be refused again")
+	}
+	assert.Equal(t, []string{"dev-0", "dev-1"}, anonymousIDs(t, ids, "abc123"))
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=WARN"), logs.String())
+	assert.Contains(t, logs.String(), "merge cap reached")
 }

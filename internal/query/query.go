@@ -45,7 +45,17 @@ type Handler struct {
 	// Erase, when set, are DELETE /api/user/{id} and DELETE /api/anonymous/{id}
 	// (erase.Handler.Routes): the query Lambda serves the erasure routes too.
 	Erase []httpapi.Route
+	// MergeCaps, when set, adds each person's merge cap to the answer (mergeCap).
+	MergeCaps MergeCaps
 }
+
+// MergeCaps reads what the merge caps counted for an id (store.Identities does).
+type MergeCaps interface {
+	UserMergeCap(ctx context.Context, userID string) (store.MergeCap, error)
+	AnonymousMergeCap(ctx context.Context, anonymousID string) (store.MergeCap, error)
+}
+
+var _ MergeCaps = (*store.Identities)(nil)
 
 // Event is one stored event as the API shows it: its indexed fields and the original
 // JSON the sender wrote.
@@ -62,6 +72,9 @@ type Event struct {
 type UserResponse struct {
 	UserID       string   `json:"userId"`
 	AnonymousIDs []string `json:"anonymousIds"`
+	// MergeCap says how many anonymous ids count against MAX_ANONYMOUS_IDS_PER_USER
+	// and whether a link was refused for reaching it.
+	MergeCap *store.MergeCap `json:"mergeCap,omitempty"`
 	Profile
 }
 
@@ -69,6 +82,8 @@ type UserResponse struct {
 type AnonymousResponse struct {
 	AnonymousID string   `json:"anonymousId"`
 	UserIDs     []string `json:"userIds"`
+	// MergeCap is the same for MAX_USERS_PER_ANONYMOUS_ID.
+	MergeCap *store.MergeCap `json:"mergeCap,omitempty"`
 	Profile
 }
 
@@ -121,8 +136,12 @@ func (h *Handler) Routes() []httpapi.Route {
 func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return h.person(ctx, req, "user", func(ctx context.Context, id string) (person, func(Profile) any, error) {
 		u, err := h.People.User(ctx, id)
+		if err != nil {
+			return person{}, nil, err
+		}
+		c, err := h.mergeCap(ctx, true, id)
 		return person{u.Links, u.Touches, u.EventSources(), u.Known()}, func(p Profile) any {
-			return UserResponse{UserID: id, AnonymousIDs: u.AnonymousIDs, Profile: p}
+			return UserResponse{UserID: id, AnonymousIDs: u.AnonymousIDs, MergeCap: c, Profile: p}
 		}, err
 	})
 }
@@ -131,10 +150,31 @@ func (h *Handler) User(ctx context.Context, req events.APIGatewayV2HTTPRequest) 
 func (h *Handler) Anonymous(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return h.person(ctx, req, "anonymous", func(ctx context.Context, id string) (person, func(Profile) any, error) {
 		a, err := h.People.Anonymous(ctx, id)
+		if err != nil {
+			return person{}, nil, err
+		}
+		c, err := h.mergeCap(ctx, false, id)
 		return person{a.Links, a.Touches, a.EventSources(), a.Known()}, func(p Profile) any {
-			return AnonymousResponse{AnonymousID: id, UserIDs: a.UserIDs, Profile: p}
+			return AnonymousResponse{AnonymousID: id, UserIDs: a.UserIDs, MergeCap: c, Profile: p}
 		}, err
 	})
+}
+
+// mergeCap reads the merge cap of a userId (user) or anonymousId, or nil when
+// MergeCaps is not set.
+func (h *Handler) mergeCap(ctx context.Context, user bool, id string) (*store.MergeCap, error) {
+	if h.MergeCaps == nil {
+		return nil, nil
+	}
+	read := h.MergeCaps.AnonymousMergeCap
+	if user {
+		read = h.MergeCaps.UserMergeCap
+	}
+	c, err := read(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // person is what a person route learned about its id.

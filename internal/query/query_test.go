@@ -86,10 +86,11 @@ type response struct {
 		Timestamp time.Time       `json:"timestamp"`
 		Event     json.RawMessage `json:"event"`
 	} `json:"events"`
-	Cursor  *string              `json:"cursor"`
-	Model   string               `json:"model"`
-	Credits []attribution.Credit `json:"credits"`
-	Error   string               `json:"error"`
+	Cursor   *string              `json:"cursor"`
+	MergeCap *store.MergeCap      `json:"mergeCap"`
+	Model    string               `json:"model"`
+	Credits  []attribution.Credit `json:"credits"`
+	Error    string               `json:"error"`
 }
 
 // get requests path (already escaped) with optional query and API key.
@@ -544,4 +545,35 @@ func TestHandleDispatchesOnTheRouteKey(t *testing.T) {
 			assert.Equal(t, tt.want, resp.StatusCode, resp.Body)
 		})
 	}
+}
+
+func TestPersonRoutesSayWhenAMergeCapWasReached(t *testing.T) {
+	e := newEnv(t, "")
+	ctx := context.Background()
+	e.identities.MaxAnonymousIDsPerUser, e.identities.MaxUsersPerAnonymousID = 2, 5
+	for _, a := range []string{"a1", "a2", "a3"} {
+		err := e.identities.Put(ctx, store.Link{UserID: "u1", AnonymousID: a, Source: store.LinkIdentify, MessageID: "m-" + a, FirstSeen: t0})
+		if a == "a3" {
+			require.ErrorIs(t, err, store.ErrCapReached)
+		} else {
+			require.NoError(t, err)
+		}
+	}
+	status, r := e.get(t, "/api/user/u1", nil, "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Nil(t, r.MergeCap, "without MergeCaps the answer has none")
+
+	e.handler.MergeCaps = e.identities
+	status, r = e.get(t, "/api/user/u1", nil, "")
+	require.Equal(t, http.StatusOK, status)
+	require.NotNil(t, r.MergeCap)
+	assert.True(t, r.MergeCap.Reached)
+	assert.Equal(t, 2, r.MergeCap.Linked)
+	assert.Equal(t, []string{"a1", "a2"}, r.AnonymousIDs)
+
+	status, r = e.get(t, "/api/anonymous/a1", nil, "")
+	require.Equal(t, http.StatusOK, status)
+	require.NotNil(t, r.MergeCap)
+	assert.False(t, r.MergeCap.Reached)
+	assert.Equal(t, 1, r.MergeCap.Linked)
 }

@@ -11,11 +11,17 @@
 // moves it backwards. A redelivered record thus finds the state equal and sends nothing;
 // were it to send, Segment would drop the repeated messageId anyway.
 //
-// Known limit: two pushes for one user running at once (two shards of the stream, or the
-// detect and identify consumers) may reach Segment in either order, so the older traits
-// can arrive last; the state never regresses, and the message's timestamp (the last
-// touch's time) tells timestamp-aware destinations which is newer. The next change sends
-// the newest traits again.
+// The last identify Segment receives for a user must carry the current traits, even
+// when Segment answers 429 or 5xx and the client retries a send for seconds. Within a
+// process, pushes for one user are serialised (Pusher holds a lock per user from
+// recomputing the traits to recording the state), so a push that waits behind a retried
+// one recomputes when its turn comes and lands after it. Across processes (two Lambda
+// shards, or the detect and identify functions) the state's conditional write tells: a
+// push whose acknowledged traits turn out older than the stored state may have landed
+// after the newer ones, so it sends the current traits again under a superseding
+// messageId (Segment would drop a repeated one). What is left: the newer push's state
+// write racing the older push's landing within the few milliseconds between the newer
+// acknowledgement and its state write.
 package realtime
 
 import (
@@ -23,6 +29,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
@@ -73,6 +81,51 @@ type Pusher struct {
 	Now func() time.Time
 	// Concurrency bounds the users resolved at once (DefaultConcurrency when 0).
 	Concurrency int
+
+	locks userLocks
+}
+
+// userLocks serialises pushes per user within a process.
+type userLocks struct {
+	mu    sync.Mutex
+	locks map[string]*userLock
+}
+
+type userLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock takes the lock of every user, in sorted order so that two pushes sharing users
+// cannot deadlock, and returns the function that releases them.
+func (l *userLocks) lock(users []string) (unlock func()) {
+	sorted := slices.Sorted(slices.Values(users))
+	held := make([]*userLock, 0, len(sorted))
+	for _, u := range sorted {
+		l.mu.Lock()
+		if l.locks == nil {
+			l.locks = map[string]*userLock{}
+		}
+		ul := l.locks[u]
+		if ul == nil {
+			ul = &userLock{}
+			l.locks[u] = ul
+		}
+		ul.refs++
+		l.mu.Unlock()
+		ul.mu.Lock()
+		held = append(held, ul)
+	}
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, ul := range held {
+			ul.mu.Unlock()
+			if ul.refs--; ul.refs == 0 {
+				delete(l.locks, sorted[i])
+			}
+		}
+	}
 }
 
 // Outcome is what a push did for one user.
@@ -168,6 +221,7 @@ func (p *Pusher) PersonFollowUp(fresh map[string][]attribution.Touch) stream.Fol
 // in, by messageId, rather than trusted to be read back.
 func (p *Pusher) Push(ctx context.Context, userIDs []string, fresh map[string][]attribution.Touch) []Result {
 	users := distinct(userIDs)
+	defer p.locks.lock(users)()
 	results := make([]Result, len(users))
 	type pending struct {
 		msg     segment.Message
@@ -214,12 +268,36 @@ func (p *Pusher) Push(ctx context.Context, userIDs []string, fresh map[string][]
 				return
 			}
 			if !wrote {
-				p.Log.DebugContext(ctx, "newer push state already stored", "user_id", users[i], "message_id", pd.msg.MessageID)
+				// Another process pushed newer traits while ours were in flight, and ours
+				// may have landed after them.
+				p.Log.DebugContext(ctx, "newer push state already stored; sending the current traits again", "user_id", users[i], "message_id", pd.msg.MessageID)
+				if err := p.supersede(ctx, users[i], pd.msg.MessageID); err != nil {
+					results[i].Outcome = Failed
+					results[i].Err = fmt.Errorf("push attribution of %s: %w", users[i], err)
+				}
 			}
 		})
 	}
 	p.logSummary(ctx, results)
 	return results
+}
+
+// supersede sends u's current identify again under a superseding messageId, after an
+// identify with older traits (stale) was acknowledged once newer ones had been stored.
+func (p *Pusher) supersede(ctx context.Context, u, stale string) error {
+	touches, err := p.People.UserTouches(ctx, u)
+	if err != nil {
+		return fmt.Errorf("resend current traits: %w", err)
+	}
+	msg, ok := attribution.Identify(u, touches)
+	if !ok || msg.MessageID == stale {
+		return nil
+	}
+	msg.MessageID = attribution.SupersedingMessageID(msg.MessageID, stale)
+	if r := p.Sender.Send(ctx, []segment.Message{msg}); !r[0].Sent {
+		return fmt.Errorf("resend current traits: send identify %s: %w", msg.MessageID, cmpErr(r[0].Err))
+	}
+	return nil
 }
 
 // prepare builds u's identify and decides whether it needs sending (outcome Sent).

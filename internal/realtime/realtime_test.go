@@ -49,6 +49,11 @@ func (f *fakeStates) Put(_ context.Context, st store.PushState) (bool, error) {
 	if f.putErr != nil {
 		return false, f.putErr
 	}
+	// store.PushStates' rule: written unless a newer state (later last touch, or as late
+	// with more touches) is stored.
+	if old, ok := f.m[st.UserID]; ok && (old.LastTouch.After(st.LastTouch) || (old.LastTouch.Equal(st.LastTouch) && old.Touches > st.Touches)) {
+		return false, nil
+	}
 	f.m[st.UserID] = st
 	return true, nil
 }

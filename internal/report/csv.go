@@ -21,7 +21,7 @@ func ReportCSV(r Report) string {
 	}
 	all := r.Model == AllModels
 	if all {
-		for _, m := range ModelNames() {
+		for _, m := range r.ModelNames() {
 			header = append(header, m+"_conversions")
 			for _, c := range curs {
 				header = append(header, m+"_revenue_"+c)
@@ -33,7 +33,7 @@ func ReportCSV(r Report) string {
 		line := []string{row.Key, num(row.Conversions), num(row.Share)}
 		line = appendRevenue(line, curs, row.Revenue)
 		if all {
-			for _, m := range ModelNames() {
+			for _, m := range r.ModelNames() {
 				a := row.Models[m]
 				line = append(line, num(a.Conversions))
 				line = appendRevenue(line, curs, a.Revenue)
@@ -47,7 +47,7 @@ func ReportCSV(r Report) string {
 	}
 	total = appendRevenue(total, curs, r.Totals.Revenue)
 	if all {
-		for range ModelNames() {
+		for range r.ModelNames() {
 			total = append(total, num(r.Totals.Conversions))
 			total = appendRevenue(total, curs, r.Totals.Revenue)
 		}

@@ -59,6 +59,9 @@ func (h *Handler) Report(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return badRequest(err), nil
 	}
 	rep, err := h.Reporter.Report(ctx, q)
+	if errors.Is(err, ErrNotPrecomputed) {
+		return notPrecomputed(err), nil
+	}
 	if err != nil {
 		return httpapi.Internal(ctx, h.Log, req, "could not read the report", err), nil
 	}
@@ -157,6 +160,16 @@ func badRequest(err error) events.APIGatewayV2HTTPResponse {
 		return httpapi.Error(http.StatusBadRequest, strings.TrimPrefix(err.Error(), ErrBadQuery.Error()+": "))
 	}
 	return httpapi.Error(http.StatusBadRequest, err.Error())
+}
+
+// notPrecomputed answers a data-driven model asked over a range nobody computed: 404,
+// since the report does not exist (yet), with the ranges that do and how to compute it.
+func notPrecomputed(err error) events.APIGatewayV2HTTPResponse {
+	msg := err.Error()
+	if _, reason, ok := strings.Cut(msg, ErrNotPrecomputed.Error()+": "); ok {
+		msg = reason
+	}
+	return httpapi.Error(http.StatusNotFound, msg)
 }
 
 func csvResponse(body string) events.APIGatewayV2HTTPResponse {

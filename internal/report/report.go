@@ -8,23 +8,27 @@ package report
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/conversion"
+	"github.com/attribution-dev/attribution/internal/datadriven"
+	"github.com/attribution-dev/attribution/internal/precompute"
 	"github.com/attribution-dev/attribution/internal/store"
 )
 
 // Model is one model reports know.
 type Model struct {
 	Name string
-	// Rows, when set, answers the model's rows itself (a model computed over paths
-	// rather than per conversion); nil means the per-conversion credits the rollups sum.
-	Rows func(ctx context.Context, q Query) (map[string]Amount, error)
+	// DataDriven models are computed over a range's paths rather than per conversion:
+	// their rows come from the precomputation (Reporter.Precomputed), not the rollups.
+	DataDriven bool
 }
 
 // Models is the one list of models reports offer, in the order they show them: model=M
@@ -33,6 +37,9 @@ var Models = func() []Model {
 	var out []Model
 	for _, m := range attribution.Models() {
 		out = append(out, Model{Name: string(m)})
+	}
+	for _, m := range attribution.DataDrivenModels() {
+		out = append(out, Model{Name: string(m), DataDriven: true})
 	}
 	return out
 }()
@@ -91,6 +98,25 @@ type Report struct {
 	LookbackDays int    `json:"lookbackDays"`
 	Totals       Totals `json:"totals"`
 	Rows         []Row  `json:"rows"`
+	// ComputedAt is when the data-driven rows were precomputed, when the report has any.
+	ComputedAt *time.Time `json:"computedAt,omitempty"`
+	// NotPrecomputed says why the model comparison lacks the data-driven models.
+	NotPrecomputed string `json:"notPrecomputed,omitempty"`
+}
+
+// ModelNames lists the models r shows, in Models' order: the model comparison without
+// the data-driven models when they were not precomputed for its range.
+func (r Report) ModelNames() []string {
+	if r.Model != AllModels {
+		return []string{r.Model}
+	}
+	var names []string
+	for _, m := range Models {
+		if !m.DataDriven || r.NotPrecomputed == "" {
+			names = append(names, m.Name)
+		}
+	}
+	return names
 }
 
 // Path is one conversion path: the channels of a conversion's touches, oldest first.
@@ -119,10 +145,57 @@ type Rollups interface {
 
 var _ Rollups = (*store.Conversions)(nil)
 
-// Reporter builds reports from the rollups.
+// Precomputed reads the data-driven models' precomputation (store.Conversions does).
+type Precomputed interface {
+	Precomputed(ctx context.Context, event string, r datadriven.Range, dimension string) (store.Precomputed, error)
+	PrecomputedRanges(ctx context.Context, event string) ([]store.PrecomputedRange, error)
+}
+
+var _ Precomputed = (*store.Conversions)(nil)
+
+// ErrNotPrecomputed is returned (wrapped, with the ranges that are) for a data-driven
+// model asked over a range the precomputation does not hold.
+var ErrNotPrecomputed = errors.New("not precomputed")
+
+// Reporter builds reports from the rollups, and the data-driven models from their
+// precomputation.
 type Reporter struct {
 	Rollups      Rollups
+	Precomputed  Precomputed
 	LookbackDays int
+}
+
+// precomputed reads the data-driven rows of q's event, range and dimension: one
+// GetItem, and one Query of the precomputed ranges' keys when they are missing, to say
+// which ranges there are.
+func (r *Reporter) precomputed(ctx context.Context, q Query) (store.Precomputed, error) {
+	rg := datadriven.Range{From: q.From, To: q.To}
+	if r.Precomputed == nil {
+		return store.Precomputed{}, fmt.Errorf("%w: the data-driven models are not set up here", ErrNotPrecomputed)
+	}
+	p, err := r.Precomputed.Precomputed(ctx, q.Event, rg, q.By)
+	if !errors.Is(err, store.ErrNotPrecomputed) {
+		return p, err
+	}
+	have, err := r.Precomputed.PrecomputedRanges(ctx, q.Event)
+	if err != nil {
+		return store.Precomputed{}, err
+	}
+	names := make([]string, len(have))
+	for i, h := range have {
+		names[i] = h.From + " to " + h.To
+	}
+	held := "none yet"
+	if len(names) > 0 {
+		held = strings.Join(names, ", ")
+	}
+	days := make([]string, len(precompute.TrailingDays))
+	for i, n := range precompute.TrailingDays {
+		days[i] = strconv.Itoa(n)
+	}
+	return store.Precomputed{}, fmt.Errorf("%w: markov and shapley for %s from %s to %s are computed ahead, daily, for the last %s days "+
+		"ending today or yesterday (held: %s); `attribution report -refresh -event %q -from %s -to %s` computes this range",
+		ErrNotPrecomputed, q.Event, q.From, q.To, strings.Join(days, ", "), held, q.Event, q.From, q.To)
 }
 
 // Report builds the report q asks for.
@@ -140,12 +213,32 @@ func (r *Reporter) Report(ctx context.Context, q Query) (Report, error) {
 		m, _ := findModel(q.Model)
 		models = []Model{m}
 	}
+	var pre *store.Precomputed
+	if slices.ContainsFunc(models, func(m Model) bool { return m.DataDriven }) {
+		p, err := r.precomputed(ctx, q)
+		switch {
+		case errors.Is(err, ErrNotPrecomputed) && q.Model == AllModels:
+			// The comparison still answers, with every rule-based model.
+			rep.NotPrecomputed = strings.TrimPrefix(err.Error(), ErrNotPrecomputed.Error()+": ")
+			models = slices.DeleteFunc(slices.Clone(models), func(m Model) bool { return m.DataDriven })
+		case err != nil:
+			return Report{}, fmt.Errorf("data-driven rows: %w", err)
+		default:
+			pre = &p
+			rep.ComputedAt = &p.ComputedAt
+		}
+	}
 	perModel := map[string]map[string]Amount{}
 	for _, m := range models {
-		if m.Rows != nil {
-			if perModel[m.Name], err = m.Rows(ctx, q); err != nil {
-				return Report{}, fmt.Errorf("rows of model %s: %w", m.Name, err)
+		if m.DataDriven {
+			rows := map[string]Amount{}
+			for key, byModel := range pre.Rows {
+				if a, ok := byModel[attribution.Model(m.Name)]; ok {
+					rows[key] = Amount{Conversions: a.Conversions, Revenue: map[string]float64{}}
+					maps.Copy(rows[key].Revenue, a.Revenue)
+				}
 			}
+			perModel[m.Name] = rows
 			continue
 		}
 		rows := map[string]Amount{}

@@ -1,12 +1,15 @@
 package report
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/attribution-dev/attribution/internal/conversion"
 )
 
 func TestWriteTableAlignsAndTotals(t *testing.T) {
@@ -57,4 +60,31 @@ func TestParseDefaults(t *testing.T) {
 	assert.Equal(t, "2026-03-02", q.To, "today is the report time zone's")
 	_, err = Parser{}.Parse(map[string]string{}, ReportParams)
 	assert.ErrorIs(t, err, ErrBadQuery)
+}
+
+type fakeRollups struct{ r conversion.Rollup }
+
+func (f fakeRollups) Rollup(context.Context, string, string, string, string) (*conversion.Rollup, error) {
+	return &f.r, nil
+}
+
+// Without a precomputation the comparison still answers, with the rule-based models, and
+// says why the data-driven ones are missing; asking for one of them alone is refused.
+func TestReportWithoutPrecomputation(t *testing.T) {
+	var roll conversion.Rollup
+	roll.Add(conversion.Conversion{Value: 10, Currency: "USD"})
+	r := &Reporter{Rollups: fakeRollups{roll}}
+	q := Query{Event: "Signed Up", From: "2026-06-01", To: "2026-06-30", Model: AllModels, By: "channel"}
+	rep, err := r.Report(context.Background(), q)
+	require.NoError(t, err)
+	assert.Contains(t, rep.NotPrecomputed, "not set up")
+	assert.Nil(t, rep.ComputedAt)
+	assert.NotContains(t, rep.ModelNames(), "markov")
+	assert.Contains(t, rep.ModelNames(), "time_decay")
+	require.Len(t, rep.Rows, 1)
+	assert.Len(t, rep.Rows[0].Models, len(rep.ModelNames()))
+
+	q.Model = "shapley"
+	_, err = r.Report(context.Background(), q)
+	assert.ErrorIs(t, err, ErrNotPrecomputed)
 }

@@ -19,9 +19,9 @@ func WriteTable(w io.Writer, r Report) error {
 	header = append(header, r.By)
 	all := r.Model == AllModels
 	if all {
-		header = append(header, ModelNames()...)
+		header = append(header, r.ModelNames()...)
 		for _, c := range curs {
-			for _, m := range ModelNames() {
+			for _, m := range r.ModelNames() {
 				header = append(header, m+" "+c)
 			}
 		}
@@ -40,11 +40,11 @@ func WriteTable(w io.Writer, r Report) error {
 	for _, row := range r.Rows {
 		cells := []string{row.Key}
 		if all {
-			for _, m := range ModelNames() {
+			for _, m := range r.ModelNames() {
 				cells = append(cells, oneDecimal(row.Models[m].Conversions))
 			}
 			for _, c := range curs {
-				for _, m := range ModelNames() {
+				for _, m := range r.ModelNames() {
 					cells = append(cells, money(row.Models[m].Revenue[c]))
 				}
 			}
@@ -58,11 +58,11 @@ func WriteTable(w io.Writer, r Report) error {
 	}
 	total := []string{"total"}
 	if all {
-		for range ModelNames() {
+		for range r.ModelNames() {
 			total = append(total, oneDecimal(r.Totals.Conversions))
 		}
 		for _, c := range curs {
-			for range ModelNames() {
+			for range r.ModelNames() {
 				total = append(total, money(r.Totals.Revenue[c]))
 			}
 		}

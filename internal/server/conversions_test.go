@@ -18,6 +18,7 @@ import (
 	"github.com/attribution-dev/attribution/internal/report"
 	"github.com/attribution-dev/attribution/internal/segment/segmenttest"
 	"github.com/attribution-dev/attribution/internal/store"
+	"github.com/attribution-dev/attribution/internal/stream"
 )
 
 func withConversions(c *config.Config) {
@@ -176,7 +177,7 @@ func TestReportsSumTheConversionsCredits(t *testing.T) {
 			continue
 		}
 		if len(c.Touches) == 0 {
-			for _, m := range report.ModelNames() {
+			for _, m := range all.ModelNames() {
 				add(conversion.NoTouch, m, 1, c.Value)
 			}
 		}
@@ -189,12 +190,12 @@ func TestReportsSumTheConversionsCredits(t *testing.T) {
 	for key, models := range want {
 		row, ok := rowOf(all, key)
 		require.True(t, ok, key)
-		for _, m := range report.ModelNames() {
+		for _, m := range all.ModelNames() {
 			assert.InDelta(t, models[m], row.Models[m].Conversions, 1e-9, "%s %s", key, m)
 		}
 	}
 	for _, key := range []string{"Email", "Organic Search"} {
-		for _, m := range report.ModelNames() {
+		for _, m := range all.ModelNames() {
 			assert.InDelta(t, wantRevenue[key][m], all.Rows[indexOf(all, key)].Models[m].Revenue["USD"], 1e-9, "%s %s", key, m)
 		}
 	}
@@ -245,7 +246,7 @@ func (e *env) republish(fields map[string]any) {
 	require.NoError(e.t, err)
 	ev, err := event.Parse(raw)
 	require.NoError(e.t, err)
-	e.stack.Stream.Publish(e.stack.Events.Table(), ev.AnonymousID, store.EventItem(ev, 0))
+	require.NoError(e.t, e.stack.Stream.Publish(e.stack.Events.Table(), stream.Item{Key: stream.Key(ev), Item: store.EventItem(ev, 0)}))
 }
 
 func TestReportCSVAndOptions(t *testing.T) {
@@ -273,7 +274,7 @@ func TestReportCSVAndOptions(t *testing.T) {
 	var opts report.Options
 	require.Equal(t, http.StatusOK, e.getJSON("/api/report/options", &opts))
 	assert.Equal(t, []string{"Signed Up", "Order Completed"}, opts.Events)
-	assert.Equal(t, []string{"first", "last", "last_non_direct", "linear", "position", "time_decay"}, opts.Models)
+	assert.Equal(t, []string{"first", "last", "last_non_direct", "linear", "position", "time_decay", "markov", "shapley"}, opts.Models)
 	assert.Equal(t, conversion.Dimensions, opts.Dimensions)
 	assert.Equal(t, "UTC", opts.Timezone)
 	assert.Equal(t, 30, opts.LookbackDays)
@@ -284,7 +285,7 @@ func TestBadReportQueriesAnswer400WithTheReason(t *testing.T) {
 	e := newEnv(t, withConversions)
 	for query, reason := range map[string]string{
 		"event=Clicked":                 "unknown event",
-		"model=markov":                  "unknown model",
+		"model=u_shaped":                "unknown model",
 		"by=country":                    "unknown dimension",
 		"color=red":                     "unknown parameter",
 		"from=2026-13-01&to=2026-12-31": "not a date",

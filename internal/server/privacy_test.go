@@ -215,10 +215,11 @@ func TestEraseUserRemovesEverythingAndSuppressesHerForever(t *testing.T) {
 	// Events: all eleven of Alice's. Touches: tablet, user:old-alice, laptop, phone and
 	// her signed-in page on the family PC. Identities: tablet↔old-alice,
 	// alice↔{laptop, phone, old-alice, tablet (inherited), family-pc}, the state item
-	// written above, and real-time attribution's push state under alice and old-alice.
+	// written above, real-time attribution's push state under alice and old-alice, and
+	// the merge caps' counters under alice and old-alice.
 	assert.EqualValues(t, len(aliceEvents), removed["events"])
 	assert.EqualValues(t, 5, removed["touches"])
-	assert.EqualValues(t, 9, removed["identities"])
+	assert.EqualValues(t, 11, removed["identities"])
 
 	t.Run("nothing about Alice remains in any table", func(t *testing.T) {
 		assert.Empty(t, e.scanFor(aliceIDs...))

@@ -287,24 +287,7 @@ func (s *Conversions) RecomputeBucket(ctx context.Context, b Bucket) error {
 		return nil
 	}
 	var r conversion.Rollup
-	err = s.queryAll(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.table),
-		KeyConditionExpression:    aws.String("#pk = :pk"),
-		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: b.conversionsPK()}},
-		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) error {
-		if boolAttr(item, AttrDeleted) {
-			return nil
-		}
-		st, err := storedFromItem(item)
-		if err != nil {
-			return err
-		}
-		r.Add(st.Conversion)
-		return nil
-	})
-	if err != nil {
+	if err := s.bucketConversions(ctx, b, true, func(c conversion.Conversion) { r.Add(c) }); err != nil {
 		return fmt.Errorf("recompute rollup of %s %s %s: %w", b.Event, b.Day, b.Hour, err)
 	}
 	if err := s.putRollup(ctx, b.headPK(), b.Hour, &r, changes); err != nil {

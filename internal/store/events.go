@@ -63,6 +63,27 @@ func (s *Events) Put(ctx context.Context, ev event.Event) (bool, error) {
 	return true, nil
 }
 
+// ErrNoEvent reports that no event is stored under a messageId.
+var ErrNoEvent = errors.New("no such event")
+
+// Item returns the stored item of messageID, read consistently (ErrNoEvent when none):
+// after a conditional Put found a duplicate, the item that is stored, which is not
+// necessarily the one that was offered.
+func (s *Events) Item(ctx context.Context, messageID string) (map[string]types.AttributeValue, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            map[string]types.AttributeValue{AttrMessageID: &types.AttributeValueMemberS{Value: messageID}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get event %s: %w", messageID, err)
+	}
+	if len(out.Item) == 0 {
+		return nil, fmt.Errorf("get event %s: %w", messageID, ErrNoEvent)
+	}
+	return out.Item, nil
+}
+
 // ErrItemTooLarge means an event, as stored, would exceed DynamoDB's item size limit. No
 // retry can store it, so callers refuse it like any other invalid event.
 var ErrItemTooLarge = errors.New("event too large to store")

@@ -53,6 +53,10 @@ type Link struct {
 type Identities struct {
 	db    *dynamodb.Client
 	table string
+	// MaxAnonymousIDsPerUser and MaxUsersPerAnonymousID cap new links (see admit);
+	// 0 means no cap.
+	MaxAnonymousIDsPerUser int
+	MaxUsersPerAnonymousID int
 }
 
 // NewIdentities returns the repository for the identities table.
@@ -69,8 +73,14 @@ func (s *Identities) Table() string { return s.table }
 // event (ties broken by messageId) while aliased, once true, stays true, so storing the same link again, or links in any
 // order, ends in the same item. Each step is one conditional UpdateItem, so concurrent
 // writers cannot lose an update.
+//
+// With caps set, a link is first counted against them; a link past a cap is refused
+// with a *CapError (ErrCapReached) and nothing is written.
 func (s *Identities) Put(ctx context.Context, l Link) error {
 	if err := validLink(l); err != nil {
+		return err
+	}
+	if err := s.admit(ctx, l); err != nil {
 		return err
 	}
 	at := &types.AttributeValueMemberS{Value: l.FirstSeen.UTC().Format(event.TimeLayout)}
@@ -269,7 +279,14 @@ func (s *Identities) refs(ctx context.Context, in *dynamodb.QueryInput) ([]LinkR
 
 // Delete removes the identities items with these keys and returns how many keys it
 // deleted. Tombstones are never deleted, whatever the caller passes.
+//
+// The merge caps' counters first give back the slots of the links deleted: a retry
+// after a failure does it again harmlessly, and a link left behind by a failure is let
+// through the caps when seen again (see admit).
 func (s *Identities) Delete(ctx context.Context, refs []LinkRef) (int, error) {
+	if err := s.uncountLinks(ctx, refs); err != nil {
+		return 0, err
+	}
 	keys := make([]map[string]types.AttributeValue, 0, len(refs))
 	for _, r := range refs {
 		if IsTombstone(r.UserID) {

@@ -188,9 +188,9 @@ func (s *Touches) query(ctx context.Context, in *dynamodb.QueryInput, max int) (
 
 // PeopleInWindow reads the whole table once, in parallel segments, and returns the
 // userIds of the touches with since ≤ timestamp < until (zero: unbounded), and the
-// anonymousIds of those that carry no userId. It is the product's only Scan: for an
-// operator's batch job (attribution backfill) that visits every touch anyway, never for a
-// request path.
+// anonymousIds of those that carry no userId. Like the scans in scan.go, it is for a
+// batch job (attribution backfill) that visits every touch anyway, never for a request
+// path.
 func (s *Touches) PeopleInWindow(ctx context.Context, since, until time.Time) (userIDs, anonymousIDs []string, err error) {
 	const segments = 4
 	var (

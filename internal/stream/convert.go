@@ -13,6 +13,15 @@ import (
 	"github.com/attribution-dev/attribution/internal/store"
 )
 
+// Key is what the stream orders an event's record by: a visitor's events reach each
+// consumer in order.
+func Key(ev event.Event) string {
+	if ev.AnonymousID != "" {
+		return ev.AnonymousID
+	}
+	return ev.UserID
+}
+
 // EventFromRecord reads the stored event out of a stream record's NEW_IMAGE.
 func EventFromRecord(rec events.DynamoDBEventRecord) (event.Event, error) {
 	if rec.Change.NewImage == nil {

@@ -38,7 +38,7 @@ func messageID(rec events.DynamoDBEventRecord) string {
 func TestRecordsOfAKeyArriveInOrderAndImagesRoundTrip(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string][]string{}
-	em := NewEmulator(quiet, EmulatorOptions{Shards: 3, BatchSize: 7}, Consumer{
+	em := newEmulator(t, EmulatorOptions{Shards: 3, BatchSize: 7}, Consumer{
 		Name: "c",
 		Handler: func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			mu.Lock()
@@ -57,7 +57,7 @@ func TestRecordsOfAKeyArriveInOrderAndImagesRoundTrip(t *testing.T) {
 	for i := range 300 {
 		key, id := fmt.Sprintf("k%d", i%5), fmt.Sprintf("m%03d", i)
 		want[key] = append(want[key], id)
-		em.Publish("events", key, item(id, key))
+		require.NoError(t, em.Publish("events", Item{Key: key, Item: item(id, key)}))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -69,7 +69,7 @@ func TestFilterAndPartialFailuresAreRetriedFromTheFirstFailure(t *testing.T) {
 	var mu sync.Mutex
 	attempts := map[string]int{}
 	var order []string
-	em := NewEmulator(quiet, EmulatorOptions{Shards: 1, Backoff: time.Millisecond}, Consumer{
+	em := newEmulator(t, EmulatorOptions{Shards: 1, Backoff: time.Millisecond}, Consumer{
 		Name: "c",
 		Accept: func(it map[string]types.AttributeValue) bool {
 			return it["messageId"].(*types.AttributeValueMemberS).Value != "skip"
@@ -89,7 +89,7 @@ func TestFilterAndPartialFailuresAreRetriedFromTheFirstFailure(t *testing.T) {
 		},
 	})
 	for _, id := range []string{"a", "flaky", "skip", "b"} {
-		em.Publish("events", "same", item(id, "same"))
+		require.NoError(t, em.Publish("events", Item{Key: "same", Item: item(id, "same")}))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -103,7 +103,7 @@ func TestExhaustedRecordsGoToTheFailureLog(t *testing.T) {
 	failures := filepath.Join(t.TempDir(), "failures.jsonl")
 	var mu sync.Mutex
 	var handled []string
-	em := NewEmulator(quiet, EmulatorOptions{Shards: 1, MaxAttempts: 3, Backoff: time.Millisecond, FailureLog: failures}, Consumer{
+	em := newEmulator(t, EmulatorOptions{Shards: 1, MaxAttempts: 3, Backoff: time.Millisecond, FailureLog: failures}, Consumer{
 		Name: "c",
 		Handler: func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 			if messageID(ev.Records[0]) == "poison" {
@@ -117,8 +117,8 @@ func TestExhaustedRecordsGoToTheFailureLog(t *testing.T) {
 			}), nil
 		},
 	})
-	em.Publish("events", "k", item("poison", "k"))
-	em.Publish("events", "k", item("after", "k"))
+	require.NoError(t, em.Publish("events", Item{Key: "k", Item: item("poison", "k")}))
+	require.NoError(t, em.Publish("events", Item{Key: "k", Item: item("after", "k")}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, em.Close(ctx))
@@ -129,4 +129,11 @@ func TestExhaustedRecordsGoToTheFailureLog(t *testing.T) {
 	assert.Contains(t, lines[0], `"poison"`)
 	assert.Contains(t, lines[0], `"attempts":3`)
 	assert.Equal(t, []string{"after"}, handled, "the shard goes on after giving up on a record")
+}
+
+func newEmulator(t *testing.T, opts EmulatorOptions, consumers ...Consumer) *Emulator {
+	t.Helper()
+	em, err := NewEmulator(quiet, opts, consumers...)
+	require.NoError(t, err)
+	return em
 }
