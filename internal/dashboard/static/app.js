@@ -353,7 +353,9 @@
     );
     drawGrouped($('r-chart'), rows.slice(0, MAX_COMPARE_ROWS), models, `Credited conversions by ${dim}, per model`,
       (rows.length > MAX_COMPARE_ROWS ? `The ${MAX_COMPARE_ROWS} largest of ${rows.length} rows. ` : '') +
-      'Rows marked "rank changes" are ordered differently by some models; hover a number in the table for its revenue.');
+      'Rows marked "rank changes" are ordered differently by some models; hover a number in the table for its revenue.' +
+      // The data-driven models come from a precomputation that may not cover this range yet.
+      (report.notPrecomputed ? ' Not shown: the data-driven models, ' + report.notPrecomputed : ''));
   }
   function modelsIn(rows) {
     const listed = options ? options.models : [];
