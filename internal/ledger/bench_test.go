@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,7 +146,9 @@ func BenchmarkStreamConversions(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			n := benchN()
 			var calls atomic.Int64
-			db := counting(dbtest.Client(b), &calls)
+			var ops sync.Map // operation name -> *atomic.Int64
+			byOp := map[string]int64{}
+			db := counting(dbtest.Client(b), &calls, &ops)
 			ctx := context.Background()
 			var total time.Duration
 			var requests int64
@@ -179,6 +184,7 @@ func BenchmarkStreamConversions(b *testing.B) {
 				b.StartTimer()
 				start := time.Now()
 				before := calls.Load()
+				ops.Clear()
 				for _, ev := range evs {
 					require.NoError(b, em.Publish(tables.Events, stream.Item{Key: ev.AnonymousID, Item: store.EventItem(ev, 0)}))
 				}
@@ -187,11 +193,18 @@ func BenchmarkStreamConversions(b *testing.B) {
 				cancel()
 				total += time.Since(start)
 				requests += calls.Load() - before
+				ops.Range(func(k, v any) bool {
+					byOp[k.(string)] += v.(*atomic.Int64).Load()
+					return true
+				})
 				b.StopTimer()
 				checkTotals(b, db, tables, n)
 				require.NoError(b, em.Close(ctx))
 				dbtest.Drop(db, tables)
 				b.StartTimer()
+			}
+			for _, op := range slices.Sorted(maps.Keys(byOp)) {
+				b.Logf("%-16s %6.2f requests/conversion", op, float64(byOp[op])/float64(n*b.N))
 			}
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "conversions/s")
 			b.ReportMetric(float64(requests)/float64(n*b.N), "requests/conversion")
@@ -234,13 +247,15 @@ func ceiling(b *testing.B, db *dynamodb.Client) float64 {
 	return workers * perWorker / time.Since(start).Seconds()
 }
 
-// counting is db with every request counted in calls.
-func counting(db *dynamodb.Client, calls *atomic.Int64) *dynamodb.Client {
+// counting is db with every request counted in calls, and by operation in ops.
+func counting(db *dynamodb.Client, calls *atomic.Int64, ops *sync.Map) *dynamodb.Client {
 	return dynamodb.New(db.Options(), func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("countRequests",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 					calls.Add(1)
+					c, _ := ops.LoadOrStore(middleware.GetOperationName(ctx), new(atomic.Int64))
+					c.(*atomic.Int64).Add(1)
 					return next.HandleInitialize(ctx, in)
 				}), middleware.After)
 		})

@@ -64,8 +64,20 @@ func TestATouchStoredWhileCreditingIsCounted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1.0, r.Rows["channel"]["Paid Search"][attribution.ModelLast].Conversions)
 
-	// Recording it again (a redelivery) changes nothing.
+	// Recording it again (a redelivery) changes nothing: it finds the conversion stored
+	// and settles it again, in case the first run failed before settling.
 	again, err := books.Record(ctx, conversion.Input{MessageID: "m1", Event: "Signed Up", Timestamp: at, Currency: "USD", AnonymousID: "a1"})
 	require.NoError(t, err)
-	assert.Nil(t, again)
+	require.NotNil(t, again)
+	assert.Equal(t, ch.Version, again.Version)
+	assert.False(t, again.Pending)
+	require.NoError(t, books.Settle(ctx, []ledger.Change{*again}))
+	stored, err = env.Conversions().ByPerson(ctx, conversion.AnonymousKey("a1"))
+	require.NoError(t, err)
+	require.Len(t, stored, 1)
+	assert.Equal(t, ch.Version, stored[0].Version)
+	r, err = env.Conversions().Rollup(ctx, "Signed Up", "channel", "2026-03-03", "2026-03-03")
+	require.NoError(t, err)
+	assert.Equal(t, 1.0, r.Total.Conversions)
+	assert.Equal(t, 1.0, r.Rows["channel"]["Paid Search"][attribution.ModelLast].Conversions)
 }
