@@ -9,13 +9,14 @@
 // day and recompute the day's rollups, and send the write-back.
 //
 // What tells a rerun that a stored conversion may not be settled yet depends on who
-// stored it. The conversions consumer stores a new conversion unmarked: its record is
-// the conversion's only source, so a rerun is always a redelivery of that record, which
-// finds the conversion stored and settles its hour and day again (a redelivery is rare;
-// a mark would cost a write per conversion to clear). A recompute after a touch or link
-// changed (FollowUp, erasure) finds most conversions unchanged, so it marks the ones it
-// changes pending (or deleted), and Settle clears the mark (or deletes them) last; a
-// rerun stores a pending conversion again and settles it.
+// stored it. A recompute after a touch or link changed (FollowUp, erasure) finds most
+// conversions unchanged, so it marks the ones it changes pending (or deleted), and
+// Settle clears the mark (or deletes them) last; a rerun stores a pending conversion
+// again and settles it. The conversions consumer does the same when it writes credits
+// back, so a redelivery sends nothing twice. Without write-back it stores a new
+// conversion unmarked: its record is the conversion's only source, so a rerun is always
+// a redelivery of that record, which finds the conversion stored and rolls up its hour
+// and day again. Redeliveries are rare; clearing a mark costs a write per conversion.
 package ledger
 
 import (
@@ -111,9 +112,9 @@ type Change struct {
 func (c Change) bucket() store.Bucket { return store.BucketOf(c.Conversion) }
 
 // Record credits and stores the conversion in describes, returning the change to
-// settle, or nil when there is none (the conversion is being erased). A conversion found
-// stored already is returned too: its record is redelivered only when a previous run may
-// have failed before settling it.
+// settle, or nil when there is none. Without write-back, a conversion found stored
+// already is returned too: its record is redelivered only when a previous run may have
+// failed before settling it (see the package comment).
 //
 // The touch and link consumers may store a touch or link of the person while this runs:
 // they recompute the person's conversions after storing, but they find this one only
@@ -137,12 +138,12 @@ func (l *Ledger) Record(ctx context.Context, in conversion.Input) (*Change, erro
 		if last != nil && version == last.Version {
 			return last, nil // confirmed
 		}
-		_, wrote, err := l.Store.Put(ctx, c, false)
+		_, wrote, err := l.Store.Put(ctx, c, l.writesBack())
 		if err != nil {
 			return nil, err
 		}
 		if wrote {
-			last = &Change{Conversion: c, Version: version}
+			last = &Change{Conversion: c, Version: version, Pending: l.writesBack()}
 			continue
 		}
 		// Stored already: by a run of this record that may have failed before reading
@@ -155,8 +156,12 @@ func (l *Ledger) Record(ctx context.Context, in conversion.Input) (*Change, erro
 }
 
 // stored is the change to settle for the conversion c that Put found stored already
-// (as c, or marked deleted): the stored one, or nil while it is being erased.
+// (as c and settled, or marked deleted): the stored one when it was stored unmarked, nil
+// when it was settled for sure or is being erased.
 func (l *Ledger) stored(ctx context.Context, c conversion.Conversion) (*Change, error) {
+	if l.writesBack() {
+		return nil, nil // stored marked, and the mark is cleared: settled
+	}
 	st, found, err := l.Store.Get(ctx, store.BucketOf(c), c.MessageID)
 	if err != nil {
 		return nil, fmt.Errorf("credit conversion %s: %w", c.MessageID, err)
@@ -166,6 +171,9 @@ func (l *Ledger) stored(ctx context.Context, c conversion.Conversion) (*Change, 
 	}
 	return &Change{Conversion: st.Conversion, Version: st.Version, Pending: st.Pending}, nil
 }
+
+// writesBack says whether changed conversions are sent to Segment.
+func (l *Ledger) writesBack() bool { return l.CreditsEvent != "" && l.Sender != nil }
 
 // update computes in and stores it marked pending unless it is the stored, settled
 // version. It returns the change to settle, nil when there is none.
@@ -373,7 +381,7 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 
 // writeBack sends each changed conversion's credited touches to Segment.
 func (l *Ledger) writeBack(ctx context.Context, changes []Change) error {
-	if l.CreditsEvent == "" || l.Sender == nil {
+	if !l.writesBack() {
 		return nil
 	}
 	var msgs []segment.Message
