@@ -50,11 +50,14 @@ const (
 type Conversions struct {
 	db    *dynamodb.Client
 	table string
+	// What the rollup recomputes decoded lately (a few MB at most).
+	conversions *decoded[conversion.Conversion]
+	hours       *decoded[conversion.Rollup]
 }
 
 // NewConversions returns the repository for the conversions table.
 func NewConversions(db *dynamodb.Client, table string) *Conversions {
-	return &Conversions{db: db, table: table}
+	return &Conversions{db: db, table: table, conversions: newDecoded[conversion.Conversion](4096), hours: newDecoded[conversion.Rollup](512)}
 }
 
 // Table is the conversions table's name.
@@ -275,7 +278,8 @@ func (s *Conversions) RollUpHour(ctx context.Context, b Bucket) error {
 	}
 	changes := numAttr(head, AttrChanges)
 	var r conversion.Rollup
-	if err := s.bucketConversions(ctx, b, true, func(c conversion.Conversion) { r.Add(c) }); err != nil {
+	err = s.bucketConversions(ctx, b, true, s.conversions, func(c *conversion.Conversion) { r.Add(*c) })
+	if err != nil {
 		return fmt.Errorf("roll up %s %s %s: %w", b.Event, b.Day, b.Hour, err)
 	}
 	if err := s.putRollup(ctx, b.headPK(), b.Hour, &r, changes); err != nil {
@@ -310,7 +314,7 @@ func (s *Conversions) RollUpDay(ctx context.Context, event, day string) error {
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: Bucket{Event: event, Day: day}.headPK()}},
 		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item) })
+	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item, s.hours) })
 	if err != nil {
 		return fmt.Errorf("roll up %s %s: %w", event, day, err)
 	}
@@ -398,18 +402,26 @@ func (s *Conversions) Rollup(ctx context.Context, event, dimension, from, to str
 			":from": &types.AttributeValueMemberS{Value: from},
 			":to":   &types.AttributeValueMemberS{Value: to},
 		},
-	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item) })
+	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item, nil) })
 	if err != nil {
 		return nil, fmt.Errorf("read %s rollups of %s from %s to %s: %w", dimension, event, from, to, err)
 	}
 	return &r, nil
 }
 
-// mergeRollup adds the rollup stored in item to r; an item without one (a counter whose
-// rollup is not written yet) adds nothing.
-func mergeRollup(r *conversion.Rollup, item map[string]types.AttributeValue) error {
+// mergeRollup adds the rollup stored in item to r, taken from kept when it was decoded
+// lately; an item without one (a counter whose rollup is not written yet) adds nothing.
+func mergeRollup(r *conversion.Rollup, item map[string]types.AttributeValue, kept *decoded[conversion.Rollup]) error {
 	data, ok := item[AttrData].(*types.AttributeValueMemberB)
 	if !ok {
+		return nil
+	}
+	if kept != nil {
+		stored, err := kept.get(data.Value)
+		if err != nil {
+			return err
+		}
+		r.Merge(stored)
 		return nil
 	}
 	var stored conversion.Rollup
