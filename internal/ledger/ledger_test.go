@@ -35,10 +35,17 @@ func (r *racingTouches) ByVisitor(ctx context.Context, visitorID string) ([]attr
 	return touches, err
 }
 
-func TestATouchStoredWhileCreditingIsCounted(t *testing.T) {
+// newEnv is the wiring over fresh tables, with event the conversion event.
+func newEnv(t *testing.T, event string) app.Env {
+	t.Helper()
 	db, tables := dbtest.New(t)
 	env := app.Env{Config: dbtest.Config(t, tables), DB: db, Log: slog.New(slog.DiscardHandler)}
-	env.Config.ConversionEvents = []string{"Signed Up"}
+	env.Config.ConversionEvents = []string{event}
+	return env
+}
+
+func TestATouchStoredWhileCreditingIsCounted(t *testing.T) {
+	env := newEnv(t, "Signed Up")
 	ctx := context.Background()
 	at := time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC)
 	touches := env.Touches()
@@ -86,9 +93,7 @@ func TestATouchStoredWhileCreditingIsCounted(t *testing.T) {
 // linked already, the read after storing finds the link, and the conversion is the
 // user's, credited over every device of theirs, under the user's key only.
 func TestAConversionOfALinkedDeviceIsTheUsers(t *testing.T) {
-	db, tables := dbtest.New(t)
-	env := app.Env{Config: dbtest.Config(t, tables), DB: db, Log: slog.New(slog.DiscardHandler)}
-	env.Config.ConversionEvents = []string{"Signed Up"}
+	env := newEnv(t, "Signed Up")
 	ctx := context.Background()
 	at := time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC)
 	require.NoError(t, env.Touches().Put(ctx, attribution.Touch{MessageID: "ad", AnonymousID: "phone", Timestamp: at.Add(-2 * time.Hour),

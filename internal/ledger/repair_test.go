@@ -18,7 +18,6 @@ import (
 	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/attribution"
 	"github.com/attribution-dev/attribution/internal/conversion"
-	"github.com/attribution-dev/attribution/internal/dbtest"
 	"github.com/attribution-dev/attribution/internal/event"
 	"github.com/attribution-dev/attribution/internal/ledger"
 	"github.com/attribution-dev/attribution/internal/segment"
@@ -108,9 +107,7 @@ var repairAt = time.Date(2026, 3, 3, 12, 0, 0, 0, time.UTC)
 // stream batch of one conversion each, in the same hour.
 func repairSetup(t *testing.T) (app.Env, *ledger.Ledger, events.DynamoDBEvent) {
 	t.Helper()
-	db, tables := dbtest.New(t)
-	env := app.Env{Config: dbtest.Config(t, tables), DB: db, Log: slog.New(slog.DiscardHandler)}
-	env.Config.ConversionEvents = []string{repairEvent}
+	env := newEnv(t, repairEvent)
 	ctx := context.Background()
 	var batch events.DynamoDBEvent
 	for i, visitor := range []string{"a1", "a2"} {
