@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,4 +50,35 @@ func TestDetectRefusesBrokenReferersFile(t *testing.T) {
 	_, stderr, code = detectWith(t, broken+".missing", "")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, broken+".missing")
+}
+
+// TestBrokenBuiltinRulesStopTheStart builds the command from a broken rules.json (go
+// build -overlay, so the checkout stays as it is): it must refuse to start, not call
+// every visit a link.
+func TestBrokenBuiltinRulesStopTheStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rules, err := filepath.Abs("../../internal/source/rules.json")
+	require.NoError(t, err)
+	broken := filepath.Join(dir, "rules.json")
+	require.NoError(t, os.WriteFile(broken, []byte(`{"sources": [{"type": "search", "name": "x"}]}`), 0o644))
+	overlay := filepath.Join(dir, "overlay.json")
+	o, err := json.Marshal(map[string]map[string]string{"Replace": {rules: broken}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(overlay, o, 0o644))
+	bin := filepath.Join(dir, "attribution")
+	build := exec.Command("go", "build", "-overlay", overlay, "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	cmd := exec.Command(bin, "detect")
+	cmd.Stdin = strings.NewReader(`{"url": "https://acme.test/", "referrer": "https://www.google.com/"}` + "\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "stdout: %s", stdout.String())
+	assert.Equal(t, 1, exit.ExitCode())
+	assert.Empty(t, stdout.String())
+	assert.Contains(t, stderr.String(), `built-in rules.json: rules: sources[0] "x": no domains or apps`)
 }
