@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,12 +25,19 @@ not json
 {"type":"identify","messageId":"c-3","anonymousId":"v","userId":"u","timestamp":"2026-01-01T00:00:02Z"}
 `
 
-func TestImportCommand(t *testing.T) {
-	_, tables := dbtest.New(t)
+// importTables points the command at fresh tables on the test's dynalite.
+func importTables(t *testing.T) (*dynamodb.Client, store.Tables) {
+	t.Helper()
+	db, tables := dbtest.New(t)
 	t.Setenv("DYNAMODB_ENDPOINT", dbtest.Endpoint(t))
 	t.Setenv("EVENTS_TABLE", tables.Events)
 	t.Setenv("IDENTITIES_TABLE", tables.Identities)
 	t.Setenv("TOUCHES_TABLE", tables.Touches)
+	return db, tables
+}
+
+func TestImportCommand(t *testing.T) {
+	importTables(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.jsonl")
 	require.NoError(t, os.WriteFile(path, []byte(archive), 0o600))
@@ -111,11 +119,7 @@ func captureStdout(t *testing.T, fn func() error) ([]byte, error) {
 
 // TestImportDetectsWithReferersFile: the touches an import derives see REFERERS_FILE.
 func TestImportDetectsWithReferersFile(t *testing.T) {
-	db, tables := dbtest.New(t)
-	t.Setenv("DYNAMODB_ENDPOINT", dbtest.Endpoint(t))
-	t.Setenv("EVENTS_TABLE", tables.Events)
-	t.Setenv("IDENTITIES_TABLE", tables.Identities)
-	t.Setenv("TOUCHES_TABLE", tables.Touches)
+	db, tables := importTables(t)
 	t.Setenv("REFERERS_FILE", "../../internal/source/testdata/referers.yml")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.jsonl")
