@@ -178,7 +178,7 @@ func testReproducible(t *testing.T, root, bin, name string, extra ...string) {
 }
 
 // testWithoutReferers builds a Lambda that detects without REFERERS_FILE: bootstrap
-// alone, and nothing for serverless.yml to set (its REFERERS_FILE falls back to '').
+// alone, and nothing for serverless.yml to set (its REFERERS_FILE falls back to empty).
 func testWithoutReferers(t *testing.T, root, name string) {
 	bin := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "lambda-env.yml"), []byte("REFERERS_FILE: /var/task/referers.yml\n"), 0o644))
