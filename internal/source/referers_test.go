@@ -159,3 +159,34 @@ func TestBrokenBuiltinRulesFailLoudly(t *testing.T) {
 	}()
 	d.Detect(landing, "https://www.google.com/")
 }
+
+// BenchmarkDetectWithReferersFile is BenchmarkDetect over rules with a REFERERS_FILE on
+// top: the file's entries live in the same maps, so detection costs the same and
+// allocates nothing.
+func BenchmarkDetectWithReferersFile(b *testing.B) {
+	mix := readMix(b)
+	rules, err := ReadReferers("testdata/referers.yml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := New(Options{Rules: rules, InternalDomains: []string{"acme-crm.com"}})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		p := mix[i]
+		d.Detect(p.URL, p.Referrer)
+		if i++; i == len(mix) {
+			i = 0
+		}
+	}
+}
+
+// BenchmarkReadReferers is what REFERERS_FILE adds to a start: read, parse, compile.
+func BenchmarkReadReferers(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ReadReferers("testdata/referers.yml"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
