@@ -13,6 +13,7 @@ LAMBDA_ARCH ?= arm64
 # internal/dashboard; internal/deploy's test keeps this list honest): with
 # REFERERS_FILE set, their zips carry it as referers.yml.
 DETECTING   := dashboard detect redrive
+comma       := ,
 # REFERERS_FILE as the processes read it: the environment or make's command line,
 # else .env (so `make deploy` ships the list `make run` uses).
 ifeq ($(origin REFERERS_FILE),undefined)
@@ -22,7 +23,6 @@ BIN         ?= bin
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags='-s -w -buildid=' -buildvcs=false
 # osls offline: dummy credentials (packaging needs none, and this way no profile is
 # read and no metadata endpoint is asked) and no interactive setup.
-comma       := ,
 OSLS_OFFLINE := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
 	AWS_REGION=$${AWS_REGION:-us-east-1} AWS_EC2_METADATA_DISABLED=true \
 	SLS_INTERACTIVE_SETUP_DISABLE=1 SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off CI=true
