@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"unsafe"
 )
 
 // MaxLineBytes is the longest input line Filter reads; a longer one gets an error line.
@@ -247,7 +248,10 @@ var errNotObject = errors.New("not a JSON object")
 
 func detectLine(d *Detector, line []byte) (Description, error) {
 	if pageURL, referrer, ok := fastLine(line); ok {
-		return d.Detect(string(pageURL), string(referrer)), nil
+		// The strings share the batch's bytes instead of copying them, two allocations
+		// a line fewer: the description made from them is encoded before the batch is
+		// reused, and a Detector keeps nothing it is given.
+		return d.Detect(bytesString(pageURL), bytesString(referrer)), nil
 	}
 	trimmed := bytes.TrimSpace(line)
 	if len(trimmed) == 0 {
@@ -287,4 +291,9 @@ func optionalString(raw json.RawMessage) (string, error) {
 		return "", err
 	}
 	return s, nil
+}
+
+// bytesString is b as a string without a copy; b must not change while the string lives.
+func bytesString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
