@@ -86,8 +86,10 @@ type batch struct {
 	in    []byte
 	lines []lineSpan
 	out   []byte
-	flush bool          // the input had nothing more buffered: flush once this is written
-	done  chan struct{} // receives once out is ready
+	// scratch holds the line's unquoted strings when they had escapes.
+	scratch []byte
+	flush   bool          // the input had nothing more buffered: flush once this is written
+	done    chan struct{} // receives once out is ready
 }
 
 // lineSpan is a line's place in batch.in, without its line ending.
@@ -174,7 +176,7 @@ func (b *batch) describe(d *Detector) {
 		n := b.first + i
 		if ln.tooLong {
 			b.out = appendErrorLine(b.out, fmt.Sprintf("line %d: longer than %d bytes", n, MaxLineBytes))
-		} else if desc, err := detectLine(d, b.in[ln.start:ln.end]); err != nil {
+		} else if desc, err := detectLine(d, b.in[ln.start:ln.end], &b.scratch); err != nil {
 			b.out = appendErrorLine(b.out, fmt.Sprintf("line %d: %v", n, err))
 		} else {
 			b.out = appendDescription(b.out, &desc)
@@ -246,11 +248,12 @@ type lineInput struct {
 
 var errNotObject = errors.New("not a JSON object")
 
-func detectLine(d *Detector, line []byte) (Description, error) {
-	if pageURL, referrer, ok := fastLine(line); ok {
+func detectLine(d *Detector, line []byte, scratch *[]byte) (Description, error) {
+	*scratch = (*scratch)[:0] // the line before is written: its strings are dead
+	if pageURL, referrer, ok := fastLine(line, scratch); ok {
 		// The strings share the batch's bytes instead of copying them, two allocations
-		// a line fewer: the description made from them is encoded before the batch is
-		// reused, and a Detector keeps nothing it is given.
+		// a line fewer: the description made from them is encoded before the batch or
+		// scratch is reused, and a Detector keeps nothing it is given.
 		return d.Detect(bytesString(pageURL), bytesString(referrer)), nil
 	}
 	trimmed := bytes.TrimSpace(line)

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -9,11 +10,13 @@ import (
 // checked against encoding/json by the tests and fuzz tests in jsonline_test.go.
 
 // fastLine reads the common line: an object whose keys are ASCII without escapes and
-// whose values are strings without escapes (valid UTF-8) or null. For such a line it
-// gives what encoding/json gives: the last "url" and "referrer" whatever their case,
-// null as missing. ok is false for anything else, valid or not, and the full decoder
-// then decides, so the fast path never has to be right about the rare lines.
-func fastLine(s []byte) (pageURL, referrer []byte, ok bool) {
+// whose values are strings (valid UTF-8, escapes but for lone surrogates allowed) or
+// null. For such a line it gives what encoding/json gives: the last "url" and
+// "referrer" whatever their case, null as missing. ok is false for anything else,
+// valid or not, and the full decoder then decides, so the fast path never has to be
+// right about the rare lines. Values with escapes are unquoted into *scratch, which
+// the results may share, so scratch must not be reused while they are.
+func fastLine(s []byte, scratch *[]byte) (pageURL, referrer []byte, ok bool) {
 	i := skipSpace(s, 0)
 	if i == len(s) || s[i] != '{' {
 		return nil, nil, false
@@ -23,16 +26,17 @@ func fastLine(s []byte) (pageURL, referrer []byte, ok bool) {
 		return nil, nil, skipSpace(s, i+1) == len(s)
 	}
 	for {
-		key, next, ok := plainString(s, i)
-		if !ok {
+		raw, next, escaped, ok := scanString(s, i)
+		if !ok || escaped {
 			return nil, nil, false
 		}
-		for _, c := range key {
+		for _, c := range raw {
 			if c >= utf8.RuneSelf {
 				// encoding/json folds non-ASCII keys by Unicode rules; leave them to it.
 				return nil, nil, false
 			}
 		}
+		key := raw
 		i = skipSpace(s, next)
 		if i == len(s) || s[i] != ':' {
 			return nil, nil, false
@@ -41,8 +45,16 @@ func fastLine(s []byte) (pageURL, referrer []byte, ok bool) {
 		var v []byte
 		switch {
 		case i < len(s) && s[i] == '"':
-			if v, i, ok = plainString(s, i); !ok {
+			if raw, i, escaped, ok = scanString(s, i); !ok {
 				return nil, nil, false
+			}
+			v = raw
+			if escaped {
+				mark := len(*scratch)
+				if *scratch, ok = appendUnquoted(*scratch, raw); !ok {
+					return nil, nil, false
+				}
+				v = (*scratch)[mark:]
 			}
 		case len(s)-i >= 4 && string(s[i:i+4]) == "null":
 			i += 4
@@ -78,28 +90,108 @@ func skipSpace(s []byte, i int) int {
 	return i
 }
 
-// plainString reads the string that starts at s[i] when it needs no unquoting: no
-// escapes, no control characters, valid UTF-8. next is the index after its quote.
-func plainString(s []byte, i int) (content []byte, next int, ok bool) {
+// scanString finds the string that starts at s[i]: raw is what lies between its
+// quotes, next the index after it. ok is false for a control character, invalid
+// UTF-8 or no closing quote; escapes are only found here, appendUnquoted checks them.
+func scanString(s []byte, i int) (raw []byte, next int, escaped, ok bool) {
 	if i == len(s) || s[i] != '"' {
-		return nil, 0, false
+		return nil, 0, false, false
 	}
 	start := i + 1
 	ascii := true
 	for j := start; j < len(s); j++ {
 		switch c := s[j]; {
 		case c == '"':
+			// An escape cannot hide inside a multi-byte sequence: a backslash there
+			// is invalid UTF-8 already, so checking the raw bytes is enough.
 			if !ascii && !utf8.Valid(s[start:j]) {
-				return nil, 0, false
+				return nil, 0, false, false
 			}
-			return s[start:j], j + 1, true
-		case c == '\\' || c < 0x20:
-			return nil, 0, false
+			return s[start:j], j + 1, escaped, true
+		case c == '\\':
+			escaped = true
+			j++ // the escaped character cannot end the string
+		case c < 0x20:
+			return nil, 0, false, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 	}
-	return nil, 0, false
+	return nil, 0, false, false
+}
+
+// appendUnquoted appends the string raw stands for, as encoding/json unquotes it. ok
+// is false for an escape JSON does not have and for a lone or reversed surrogate,
+// which encoding/json turns into U+FFFD: that is left to it.
+func appendUnquoted(b, raw []byte) (out []byte, ok bool) {
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c != '\\' {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if i+1 == len(raw) {
+			return b, false
+		}
+		switch e := raw[i+1]; e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r := hex4(raw[i+2:])
+			if r < 0 {
+				return b, false
+			}
+			if utf16.IsSurrogate(r) {
+				if len(raw)-i < 12 || raw[i+6] != '\\' || raw[i+7] != 'u' {
+					return b, false
+				}
+				if r = utf16.DecodeRune(r, hex4(raw[i+8:])); r == utf8.RuneError {
+					return b, false
+				}
+				i += 6
+			}
+			b = utf8.AppendRune(b, r)
+			i += 6
+			continue
+		default:
+			return b, false
+		}
+		i += 2
+	}
+	return b, true
+}
+
+// hex4 reads the four hex digits s starts with, or gives -1.
+func hex4(s []byte) rune {
+	if len(s) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // equalFoldASCII reports whether the ASCII key equals the lower-case name, ignoring case.
