@@ -26,8 +26,8 @@ const MaxLineBytes = 1 << 20
 //
 // Lines are read in batches that workers on every core describe while the next batch
 // is read; batches are written in input order. A batch ends, and is flushed once
-// written, whenever the input has nothing more buffered, so a pipe sees answers
-// promptly and a file is written in large blocks. Memory stays bounded: a fixed number
+// written, whenever no whole line more is buffered, so a pipe sees answers promptly
+// and a file is written in large blocks. Memory stays bounded: a fixed number
 // of batches is in flight. Filter returns an error only when reading or writing fails
 // or ctx ends.
 func Filter(ctx context.Context, r io.Reader, w io.Writer, d *Detector) error {
@@ -88,7 +88,7 @@ type batch struct {
 	out   []byte
 	// scratch holds the line's unquoted strings when they had escapes.
 	scratch []byte
-	flush   bool          // the input had nothing more buffered: flush once this is written
+	flush   bool          // no whole line was left buffered: flush once this is written
 	done    chan struct{} // receives once out is ready
 }
 
@@ -106,6 +106,9 @@ func (b *batch) reset(first int) {
 	}
 	if cap(b.out) > 8*batchBytes {
 		b.out = nil
+	}
+	if cap(b.scratch) > 4*batchBytes {
+		b.scratch = nil
 	}
 	b.in, b.lines, b.out = b.in[:0], b.lines[:0], b.out[:0]
 }
@@ -144,7 +147,7 @@ func readBatches(ctx context.Context, br *bufio.Reader, free <-chan *batch, work
 	}
 }
 
-// fill reads lines until the batch is full, the input has nothing more buffered (the
+// fill reads lines until the batch is full, the input holds no whole line more (the
 // next read could wait for a person typing) or the input ends.
 func (b *batch) fill(br *bufio.Reader) (eof bool, err error) {
 	for len(b.in) < batchBytes {
@@ -162,12 +165,20 @@ func (b *batch) fill(br *bufio.Reader) (eof bool, err error) {
 		if err == io.EOF {
 			return true, nil
 		}
-		if br.Buffered() == 0 {
+		if !lineBuffered(br) {
 			b.flush = true
 			return false, nil
 		}
 	}
 	return false, nil
+}
+
+// lineBuffered reports whether a whole line waits in br, so that reading it cannot
+// block. Looking only for an empty buffer would hold back the answers to the lines
+// before a half-written one until its writer finished it.
+func lineBuffered(br *bufio.Reader) bool {
+	p, _ := br.Peek(br.Buffered())
+	return bytes.IndexByte(p, '\n') >= 0
 }
 
 // describe writes the batch's answers into b.out.

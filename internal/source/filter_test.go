@@ -282,7 +282,10 @@ func TestFilterAnswersEachLineBeforeTheNext(t *testing.T) {
 		write("not json\n")
 		assert.Equal(t, fmt.Sprintf(`{"error":"line %d: invalid JSON"}`, 2*i+2), next())
 	}
-	write(`{"referrer": "https://www.goo`) // half a line has no answer yet
+	// A whole line is answered even when half of the next came with it; the half
+	// line is answered once it ends.
+	write(`{"referrer": "https://t.co/"}` + "\n" + `{"referrer": "https://www.goo`)
+	assert.Equal(t, twitter, next())
 	select {
 	case a := <-answers:
 		t.Fatalf("answer %s before its line ended", a)
