@@ -99,7 +99,7 @@ type refLineInput struct {
 	Referrer json.RawMessage `json:"referrer"`
 }
 
-var refErrNotObject = errors.New("not a JSON object")
+var errRefNotObject = errors.New("not a JSON object")
 
 func refDetectLine(d *Detector, line []byte) (Description, error) {
 	trimmed := bytes.TrimSpace(line)
@@ -110,7 +110,7 @@ func refDetectLine(d *Detector, line []byte) (Description, error) {
 		if !json.Valid(trimmed) {
 			return Description{}, errors.New("invalid JSON")
 		}
-		return Description{}, refErrNotObject
+		return Description{}, errRefNotObject
 	}
 	var in refLineInput
 	if err := json.Unmarshal(trimmed, &in); err != nil {
