@@ -9,6 +9,16 @@ STAGE       ?= dev
 # Every cmd/<name>/main.go is a Lambda, except the operator CLI cmd/attribution.
 LAMBDAS     := $(filter-out attribution,$(patsubst cmd/%/main.go,%,$(sort $(wildcard cmd/*/main.go))))
 LAMBDA_ARCH ?= arm64
+# The Lambdas that detect sources (their binaries link internal/touches or
+# internal/dashboard; internal/deploy's test keeps this list honest): with
+# REFERERS_FILE set, their zips carry it as referers.yml.
+DETECTING   := dashboard detect redrive
+comma       := ,
+# REFERERS_FILE as the processes read it: the environment or make's command line,
+# else .env (so `make deploy` ships the list `make run` uses).
+ifeq ($(origin REFERERS_FILE),undefined)
+REFERERS_FILE := $(shell sed -nE 's/^[[:space:]]*(export[[:space:]]+)?REFERERS_FILE[[:space:]]*=[[:space:]]*//p' .env 2>/dev/null | tail -n 1 | sed -E "s/[[:space:]]+\#.*$$//; s/^['\"]//; s/['\"][[:space:]]*$$//")
+endif
 BIN         ?= bin
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags='-s -w -buildid=' -buildvcs=false
 # osls offline: dummy credentials (packaging needs none, and this way no profile is
@@ -51,10 +61,17 @@ test: deps chromium ## vet and every test, including those against dynalite and 
 bench: deps ## benchmarks with a readable summary (make bench > bench.txt to keep it)
 	./scripts/bench.sh
 
-build: ## one reproducible zip per Lambda, $(BIN)/<name>.zip holding bootstrap for linux/$(LAMBDA_ARCH)
+# The rules are checked first, by the CLI on no input: a broken rules.json or
+# REFERERS_FILE fails the build rather than every deployed function's start. With
+# REFERERS_FILE, $(BIN)/lambda-env.yml tells serverless.yml where the functions find it.
+build: ## one reproducible zip per Lambda, $(BIN)/<name>.zip holding bootstrap for linux/$(LAMBDA_ARCH) (and REFERERS_FILE)
 	@mkdir -p $(BIN)/.build/linux_$(LAMBDA_ARCH)
+	REFERERS_FILE='$(if $(REFERERS_FILE),$(abspath $(REFERERS_FILE)))' $(GO) run ./cmd/attribution detect </dev/null
 	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $(BIN)/.build/linux_$(LAMBDA_ARCH)/ $(addprefix ./cmd/,$(LAMBDAS))
-	$(GO) -C tools run ./zipbootstrap -out $(abspath $(BIN)) $(abspath $(addprefix $(BIN)/.build/linux_$(LAMBDA_ARCH)/,$(LAMBDAS)))
+	$(GO) -C tools run ./zipbootstrap -out $(abspath $(BIN)) \
+		$(if $(REFERERS_FILE),-add referers.yml=$(abspath $(REFERERS_FILE)) -to $(subst $(eval) ,$(comma),$(DETECTING))) \
+		$(abspath $(addprefix $(BIN)/.build/linux_$(LAMBDA_ARCH)/,$(LAMBDAS)))
+	$(if $(REFERERS_FILE),printf 'REFERERS_FILE: /var/task/referers.yml\n' >$(BIN)/lambda-env.yml,rm -f $(BIN)/lambda-env.yml)
 	@ls -l $(addprefix $(BIN)/,$(addsuffix .zip,$(LAMBDAS)))
 
 package: build node_modules/.installed ## build, then the CloudFormation `sls package` makes, offline, into .serverless/

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 
+	"github.com/attribution-dev/attribution/internal/app"
 	"github.com/attribution-dev/attribution/internal/config"
 	"github.com/attribution-dev/attribution/internal/source"
 )
@@ -15,7 +16,7 @@ func runDetect(ctx context.Context, args []string) error {
 	fs.Usage = func() {
 		fs.Output().Write([]byte("usage: attribution detect < visits.jsonl > descriptions.jsonl\n\n" +
 			"Reads {\"url\": ..., \"referrer\": ...} per line and writes one description (or {\"error\": ...}) per line, in order.\n" +
-			"INTERNAL_DOMAINS and IGNORED_REFERRERS apply.\n"))
+			"INTERNAL_DOMAINS, IGNORED_REFERRERS and REFERERS_FILE apply.\n"))
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -24,6 +25,5 @@ func runDetect(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	d := source.New(source.Options{InternalDomains: cfg.InternalDomains, IgnoredReferrers: cfg.IgnoredReferrers})
-	return source.Filter(ctx, os.Stdin, os.Stdout, d)
+	return source.Filter(ctx, os.Stdin, os.Stdout, app.Detector(cfg))
 }

@@ -10,10 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/attribution-dev/attribution/internal/dbtest"
+	"github.com/attribution-dev/attribution/internal/source"
+	"github.com/attribution-dev/attribution/internal/store"
 )
 
 const archive = `{"type":"page","messageId":"c-1","anonymousId":"v","timestamp":"2026-01-01T00:00:00Z"}
@@ -22,12 +25,19 @@ not json
 {"type":"identify","messageId":"c-3","anonymousId":"v","userId":"u","timestamp":"2026-01-01T00:00:02Z"}
 `
 
-func TestImportCommand(t *testing.T) {
-	_, tables := dbtest.New(t)
+// importTables points the command at fresh tables on the test's dynalite.
+func importTables(t *testing.T) (*dynamodb.Client, store.Tables) {
+	t.Helper()
+	db, tables := dbtest.New(t)
 	t.Setenv("DYNAMODB_ENDPOINT", dbtest.Endpoint(t))
 	t.Setenv("EVENTS_TABLE", tables.Events)
 	t.Setenv("IDENTITIES_TABLE", tables.Identities)
 	t.Setenv("TOUCHES_TABLE", tables.Touches)
+	return db, tables
+}
+
+func TestImportCommand(t *testing.T) {
+	importTables(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.jsonl")
 	require.NoError(t, os.WriteFile(path, []byte(archive), 0o600))
@@ -105,4 +115,24 @@ func captureStdout(t *testing.T, fn func() error) ([]byte, error) {
 	w.Close()
 	<-done
 	return buf.Bytes(), runErr
+}
+
+// TestImportDetectsWithReferersFile: the touches an import derives see REFERERS_FILE.
+func TestImportDetectsWithReferersFile(t *testing.T) {
+	db, tables := importTables(t)
+	t.Setenv("REFERERS_FILE", "../../internal/source/testdata/referers.yml")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.jsonl")
+	page := `{"type":"page","messageId":"r-1","anonymousId":"rv","timestamp":"2026-01-01T00:00:00Z",` +
+		`"properties":{"url":"https://acme.test/","referrer":"https://assistant.example.ai/"}}` + "\n"
+	require.NoError(t, os.WriteFile(path, []byte(page), 0o600))
+
+	_, err := captureStdout(t, func() error {
+		return runImport(context.Background(), []string{"--data", dir, path})
+	})
+	require.NoError(t, err)
+	touches, err := store.NewTouches(db, tables.Touches).ByVisitor(context.Background(), store.VisitorID("rv", ""))
+	require.NoError(t, err)
+	require.Len(t, touches, 1)
+	assert.Equal(t, source.Referrer{Type: source.TypeAI, Assistant: "Example Assistant"}, touches[0].Description.Referrer)
 }

@@ -142,9 +142,16 @@ func (e Env) Precomputer() *precompute.Refresher {
 	}
 }
 
-// Detector is the source detector with the configured internal and ignored hosts.
+// Detector is the source detector with the configured rules (REFERERS_FILE over the
+// built-in ones) and internal and ignored hosts. The rules were read once, by config;
+// a Detector only adds the hosts, so building one per consumer costs nothing.
 func (e Env) Detector() *source.Detector {
-	return source.New(source.Options{InternalDomains: e.Config.InternalDomains, IgnoredReferrers: e.Config.IgnoredReferrers})
+	return Detector(e.Config)
+}
+
+// Detector is Env.Detector for commands that need no DynamoDB client.
+func Detector(cfg config.Config) *source.Detector {
+	return source.New(source.Options{Rules: cfg.Rules, InternalDomains: cfg.InternalDomains, IgnoredReferrers: cfg.IgnoredReferrers})
 }
 
 // Fatal logs err and exits: for mains only, before the handler starts.

@@ -14,6 +14,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"github.com/attribution-dev/attribution/internal/event"
+	"github.com/attribution-dev/attribution/internal/source"
 )
 
 // Config is every setting the README's "Configuration" lists.
@@ -39,6 +40,12 @@ type Config struct {
 	Realtime              bool
 	RetentionDays         int
 	TouchRetentionDays    int
+
+	// ReferersFile is REFERERS_FILE, a referers.yml of the operator's; Rules are the
+	// built-in referrer rules with it on top, read once here and shared by every
+	// Detector of the process (source.Options.Rules).
+	ReferersFile string
+	Rules        *source.Rules
 
 	// BlockedIDs are ids that never identify anyone: the built-in list and BLOCKED_IDS.
 	BlockedIDs *event.Blocklist
@@ -102,6 +109,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		SourceIdentifiedEvent:  get("SOURCE_IDENTIFIED_EVENT", DefaultSourceEvent),
 		InternalDomains:        splitList(get("INTERNAL_DOMAINS", "")),
 		IgnoredReferrers:       splitList(get("IGNORED_REFERRERS", "")),
+		ReferersFile:           get("REFERERS_FILE", ""),
 	}
 	c.EventsTable = get("EVENTS_TABLE", "attribution-"+c.Stage+"-events")
 	c.IdentitiesTable = get("IDENTITIES_TABLE", "attribution-"+c.Stage+"-identities")
@@ -136,6 +144,15 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.ReportLocation, err = time.LoadLocation(c.ReportTimezone); err != nil {
 		return Config{}, fmt.Errorf("REPORT_TIMEZONE: %q is not an IANA time zone name (e.g. UTC, Europe/Paris): %w", c.ReportTimezone, err)
+	}
+	// A binary built from a broken rules.json stops here, whatever it was started for.
+	if c.Rules, err = source.BuiltinRules(); err != nil {
+		return Config{}, err
+	}
+	if c.ReferersFile != "" {
+		if c.Rules, err = source.ReadReferers(c.ReferersFile); err != nil {
+			return Config{}, fmt.Errorf("REFERERS_FILE: %w", err)
+		}
 	}
 	return c, nil
 }

@@ -1,11 +1,15 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/attribution-dev/attribution/internal/source"
 )
 
 func lookup(env map[string]string) func(string) (string, bool) {
@@ -80,4 +84,32 @@ func TestConversionSettings(t *testing.T) {
 	require.ErrorContains(t, err, "REPORT_TIMEZONE")
 	_, err = FromLookup(lookup(map[string]string{"CONVERSION_LOOKBACK_DAYS": "0"}))
 	require.ErrorContains(t, err, "CONVERSION_LOOKBACK_DAYS")
+}
+
+func TestReferersFile(t *testing.T) {
+	c, err := FromLookup(lookup(map[string]string{}))
+	require.NoError(t, err)
+	require.NotNil(t, c.Rules, "the built-in rules without REFERERS_FILE")
+	page := "https://acme.test/"
+	assert.Equal(t, source.TypeLink, source.New(source.Options{Rules: c.Rules}).Detect(page, "https://search.example.org/").Referrer.Type)
+
+	dir := t.TempDir()
+	good := filepath.Join(dir, "referers.yml")
+	require.NoError(t, os.WriteFile(good, []byte("search:\n  Example Search:\n    parameters: [q]\n    domains: [search.example.org]\n"), 0o644))
+	c, err = FromLookup(lookup(map[string]string{"REFERERS_FILE": " " + good + " "}))
+	require.NoError(t, err)
+	assert.Equal(t, good, c.ReferersFile)
+	got := source.New(source.Options{Rules: c.Rules}).Detect(page, "https://search.example.org/?q=crm").Referrer
+	assert.Equal(t, source.Referrer{Type: source.TypeSearch, Engine: "Example Search", Query: "crm"}, got)
+
+	broken := filepath.Join(dir, "broken.yml")
+	require.NoError(t, os.WriteFile(broken, []byte("search:\n  A:\n    domains: [a.example]\nvideo:\n  B:\n    domains: [b.example]\n"), 0o644))
+	_, err = FromLookup(lookup(map[string]string{"REFERERS_FILE": broken}))
+	require.Error(t, err, "a broken file stops the start")
+	assert.Equal(t, "REFERERS_FILE: "+broken+`:4: unknown medium "video" (want one of search, social, email, paid, chatbot, unknown)`, err.Error())
+
+	_, err = FromLookup(lookup(map[string]string{"REFERERS_FILE": filepath.Join(dir, "missing.yml")}))
+	require.Error(t, err, "a missing file stops the start")
+	assert.Contains(t, err.Error(), "REFERERS_FILE")
+	assert.Contains(t, err.Error(), filepath.Join(dir, "missing.yml"))
 }

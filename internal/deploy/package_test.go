@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"debug/elf"
@@ -113,40 +114,62 @@ var environment = []string{
 // modified is the fixed entry time tools/zipbootstrap writes.
 var modified = time.Date(1980, time.January, 1, 0, 0, 0, 0, time.UTC)
 
-// testZips checks each zip: one bootstrap, 0755, fixed time, a static linux/arm64 ELF.
-func testZips(t *testing.T, bin string, names []string) {
+// testZips checks each zip: bootstrap, 0755, fixed time, a static linux/arm64 ELF; and
+// in the zips of the Lambdas that detect sources, referers.yml after it: the bytes of
+// REFERERS_FILE, 0644, fixed time.
+func testZips(t *testing.T, bin string, names, detecting []string, referers string) {
+	want, err := os.ReadFile(referers)
+	require.NoError(t, err)
 	for _, name := range names {
 		path := filepath.Join(bin, name+".zip")
 		st, err := os.Stat(path)
 		require.NoError(t, err)
 		files := readZip(t, path)
-		require.Len(t, files, 1, name)
+		if slices.Contains(detecting, name) {
+			require.Len(t, files, 2, "%s: bootstrap and referers.yml", name)
+			r := files[1]
+			assert.Equal(t, "referers.yml", r.Name, name)
+			assert.Equal(t, os.FileMode(0o644), r.Mode().Perm(), name)
+			assert.True(t, r.Modified.Equal(modified), "%s: modified %s", name, r.Modified)
+			assert.Equal(t, string(want), string(readEntry(t, r)), "%s: referers.yml is REFERERS_FILE", name)
+		} else {
+			require.Len(t, files, 1, "%s detects nothing: bootstrap alone", name)
+		}
 		f := files[0]
 		assert.Equal(t, "bootstrap", f.Name, name)
 		assert.Equal(t, os.FileMode(0o755), f.Mode().Perm(), name)
 		assert.True(t, f.Modified.Equal(modified), "%s: modified %s", name, f.Modified)
-		rc, err := f.Open()
-		require.NoError(t, err)
-		var buf bytes.Buffer
-		_, err = buf.ReadFrom(rc)
-		rc.Close()
-		require.NoError(t, err)
-		exe, err := elf.NewFile(bytes.NewReader(buf.Bytes()))
+		data := readEntry(t, f)
+		exe, err := elf.NewFile(bytes.NewReader(data))
 		require.NoError(t, err, name)
 		assert.Equal(t, elf.EM_AARCH64, exe.Machine, name)
 		for _, p := range exe.Progs {
 			assert.NotEqual(t, elf.PT_INTERP, p.Type, "%s: bootstrap must be statically linked", name)
 		}
-		t.Logf("report: lambda=%s arch=arm64 zip_bytes=%d bootstrap_bytes=%d", name, st.Size(), buf.Len())
+		t.Logf("report: lambda=%s arch=arm64 zip_bytes=%d bootstrap_bytes=%d", name, st.Size(), len(data))
 	}
-	_, err := os.Stat(filepath.Join(bin, "attribution.zip"))
+	_, err = os.Stat(filepath.Join(bin, "attribution.zip"))
 	assert.ErrorIs(t, err, os.ErrNotExist, "the operator CLI is no Lambda")
+	env, err := os.ReadFile(filepath.Join(bin, "lambda-env.yml"))
+	require.NoError(t, err, "make build tells serverless.yml where the functions find REFERERS_FILE")
+	assert.Equal(t, "REFERERS_FILE: /var/task/referers.yml\n", string(env))
+}
+
+func readEntry(t *testing.T, f *zip.File) []byte {
+	t.Helper()
+	rc, err := f.Open()
+	require.NoError(t, err)
+	defer rc.Close()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(rc)
+	require.NoError(t, err)
+	return buf.Bytes()
 }
 
 // testReproducible builds one Lambda again into another directory: same bytes.
-func testReproducible(t *testing.T, root, bin, name string) {
+func testReproducible(t *testing.T, root, bin, name string, extra ...string) {
 	again := t.TempDir()
-	makeBuild(t, root, again, "arm64", "LAMBDAS="+name)
+	makeBuild(t, root, again, "arm64", append([]string{"LAMBDAS=" + name}, extra...)...)
 	first, err := os.ReadFile(filepath.Join(bin, name+".zip"))
 	require.NoError(t, err)
 	second, err := os.ReadFile(filepath.Join(again, name+".zip"))
@@ -154,9 +177,22 @@ func testReproducible(t *testing.T, root, bin, name string) {
 	assert.True(t, bytes.Equal(first, second), "%s.zip differs between two builds of the same sources", name)
 }
 
+// testWithoutReferers builds a Lambda that detects without REFERERS_FILE: bootstrap
+// alone, and nothing for serverless.yml to set (its REFERERS_FILE falls back to empty).
+func testWithoutReferers(t *testing.T, root, name string) {
+	bin := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "lambda-env.yml"), []byte("REFERERS_FILE: /var/task/referers.yml\n"), 0o644))
+	makeBuild(t, root, bin, "arm64", "LAMBDAS="+name, "REFERERS_FILE=")
+	files := readZip(t, filepath.Join(bin, name+".zip"))
+	require.Len(t, files, 1, name)
+	assert.Equal(t, "bootstrap", files[0].Name)
+	_, err := os.Stat(filepath.Join(bin, "lambda-env.yml"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "a build without REFERERS_FILE removes the last one's lambda-env.yml")
+}
+
 // testPackage runs the pinned osls offline on a copy of serverless.yml beside the zips
 // and checks the CloudFormation it writes.
-func testPackage(t *testing.T, root, dir string, names []string) {
+func testPackage(t *testing.T, root, dir string, names, detecting []string) {
 	for _, name := range names {
 		if _, ok := expectations[name]; !ok {
 			t.Fatalf("cmd/%s is a Lambda without deployment expectations: add it to expectations in this file and to serverless.yml", name)
@@ -185,6 +221,11 @@ func testPackage(t *testing.T, root, dir string, names []string) {
 			assert.Equal(t, "attribution-"+stage+"-events", vars["EVENTS_TABLE"], name)
 			assert.Equal(t, "attribution-"+stage+"-identities", vars["IDENTITIES_TABLE"], name)
 			assert.Equal(t, "attribution-"+stage+"-touches", vars["TOUCHES_TABLE"], name)
+			if slices.Contains(detecting, name) {
+				assert.Equal(t, "/var/task/referers.yml", vars["REFERERS_FILE"], "%s reads REFERERS_FILE from its package", name)
+			} else {
+				assert.NotContains(t, vars, "REFERERS_FILE", "%s detects nothing: its zip has no referers.yml", name)
+			}
 		}
 		_, shared := res["IamRoleLambdaExecution"]
 		assert.False(t, shared, "no shared execution role: every function has its own")

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,8 +116,7 @@ func testRuntime(t *testing.T, root, bin string, names []string) {
 	fns := map[string]*emulated{}
 	for _, name := range names {
 		dir := t.TempDir()
-		unzipBootstrap(t, filepath.Join(bin, name+".zip"), dir)
-		fns[name] = startRIE(t, rie, dir, append(fnEnv, "AWS_LAMBDA_FUNCTION_NAME=attribution-test-"+name))
+		fns[name] = startRIE(t, rie, dir, packageEnv(t, fnEnv, name, filepath.Join(bin, name+".zip"), dir))
 	}
 	known := map[string]bool{}
 	for _, s := range scenarios {
@@ -136,12 +136,66 @@ func testRuntime(t *testing.T, root, bin string, names []string) {
 	for _, name := range names {
 		assert.True(t, known[name], "cmd/%s has no runtime scenario in runtime_test.go", name)
 	}
+	if _, ok := fns["detect"]; ok {
+		t.Run("broken referers file", func(t *testing.T) { testBrokenReferers(t, rie, fnEnv, filepath.Join(bin, "detect.zip")) })
+	}
 
 	// scripts/bench-lambda.sh asks for more cold starts, for steadier numbers.
 	if n, _ := strconv.Atoi(os.Getenv("DEPLOY_COLD_STARTS")); n > 0 {
 		for _, name := range names {
-			coldStarts(t, rie, name, filepath.Join(bin, name+".zip"), append(fnEnv, "AWS_LAMBDA_FUNCTION_NAME=attribution-test-"+name), n)
+			coldStarts(t, rie, name, filepath.Join(bin, name+".zip"), fnEnv, n)
 		}
+	}
+}
+
+// packageEnv unpacks the function's zip into dir, its task root, and returns its
+// environment: env, its name, and REFERERS_FILE where its package has referers.yml,
+// as serverless.yml sets it (/var/task/referers.yml, here dir/referers.yml).
+func packageEnv(t *testing.T, env []string, name, zipPath, dir string) []string {
+	t.Helper()
+	env = append(slices.Clone(env), "AWS_LAMBDA_FUNCTION_NAME=attribution-test-"+name)
+	if slices.Contains(unzipPackage(t, zipPath, dir), "referers.yml") {
+		env = append(env, "REFERERS_FILE="+filepath.Join(dir, "referers.yml"))
+	}
+	return env
+}
+
+// testBrokenReferers: a function whose REFERERS_FILE is missing or broken fails its
+// init with the reason, rather than run on the built-in rules alone.
+func testBrokenReferers(t *testing.T, rie string, fnEnv []string, zipPath string) {
+	for name, tt := range map[string]struct {
+		content string // "" for no file at all
+		want    string
+	}{
+		"missing": {"", "referers.yml: no such file or directory"},
+		"broken":  {"search:\n  A:\n    domains: [a.example]\nvideo:\n  B:\n    domains: [b.example]\n", `referers.yml:4: unknown medium \"video\"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			env := packageEnv(t, fnEnv, "detect", zipPath, dir)
+			require.Contains(t, env, "REFERERS_FILE="+filepath.Join(dir, "referers.yml"), "the zip carries referers.yml")
+			require.NoError(t, os.Remove(filepath.Join(dir, "referers.yml")))
+			if tt.content != "" {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "referers.yml"), []byte(tt.content), 0o644))
+			}
+			fn := startRIE(t, rie, dir, env)
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, fn.url, strings.NewReader(`{"Records": []}`))
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.NotEqual(t, http.StatusOK, resp.StatusCode, "the function answered: %s", body)
+			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(fn.log.String(), "Init failed") && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			log := fn.log.String()
+			assert.Contains(t, log, "Init failed")
+			assert.Contains(t, log, "REFERERS_FILE: ")
+			assert.Contains(t, log, tt.want)
+		})
 	}
 }
 
@@ -151,8 +205,7 @@ func coldStarts(t *testing.T, rie, name, zipPath string, env []string, n int) {
 	var inits []float64
 	for range n {
 		dir := t.TempDir()
-		unzipBootstrap(t, zipPath, dir)
-		fn := startRIE(t, rie, dir, env)
+		fn := startRIE(t, rie, dir, packageEnv(t, env, name, zipPath, dir))
 		fn.invokeRaw(t, []byte(`{}`))
 		if ms, ok := fn.initDuration(t); ok {
 			inits = append(inits, ms)
@@ -192,6 +245,9 @@ func scenarioDetect(t *testing.T, env *runtimeEnv, fn *emulated) {
 	items := scan(t, env.db, env.tables.Touches)
 	require.Len(t, items, 1, "one touch for one landing page view")
 	assert.Equal(t, &types.AttributeValueMemberS{Value: store.VisitorID(anonymousID, "")}, items[0][store.AttrVisitorID])
+	touch, err := store.TouchFromItem(items[0])
+	require.NoError(t, err)
+	assert.Equal(t, "Google Web", touch.Description.Referrer.Engine, "google.com as REFERERS_FILE, from the function's package, names it")
 }
 
 func scenarioIdentify(t *testing.T, env *runtimeEnv, fn *emulated) {
@@ -307,11 +363,15 @@ func scenarioDashboard(t *testing.T, env *runtimeEnv, fn *emulated) {
 	assert.Equal(t, "text/javascript; charset=utf-8", script.Headers["Content-Type"])
 	assert.Contains(t, script.Body, "x-api-key")
 
-	detect := func(key string) events.APIGatewayV2HTTPResponse {
+	detect := func(key string, referrer ...string) events.APIGatewayV2HTTPResponse {
+		query := map[string]string{"url": "https://acme.io/?gclid=abc", "referrer": "https://www.google.com/"}
+		if len(referrer) > 0 {
+			query = map[string]string{"url": "https://acme.io/", "referrer": referrer[0]}
+		}
 		req := events.APIGatewayV2HTTPRequest{
 			Version: "2.0", RouteKey: "GET /api/detect", RawPath: "/api/detect",
-			RawQueryString:        "url=https%3A%2F%2Facme.io%2F%3Fgclid%3Dabc&referrer=https%3A%2F%2Fwww.google.com%2F",
-			QueryStringParameters: map[string]string{"url": "https://acme.io/?gclid=abc", "referrer": "https://www.google.com/"},
+			RawQueryString:        "url=" + url.QueryEscape(query["url"]) + "&referrer=" + url.QueryEscape(query["referrer"]),
+			QueryStringParameters: query,
 			Headers:               map[string]string{"x-api-key": key},
 			RequestContext:        events.APIGatewayV2HTTPRequestContext{RouteKey: "GET /api/detect", RequestID: "req-detect"},
 		}
@@ -323,6 +383,10 @@ func scenarioDashboard(t *testing.T, env *runtimeEnv, fn *emulated) {
 	resp := detect(apiKey)
 	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
 	assert.Contains(t, resp.Body, `"channel":"Paid Search"`)
+	// REFERERS_FILE, from the function's package.
+	resp = detect(apiKey, "https://assistant.example.ai/")
+	require.Equal(t, http.StatusOK, resp.StatusCode, resp.Body)
+	assert.Contains(t, resp.Body, `"assistant":"Example Assistant"`)
 }
 
 // invokeHTTP sends an API Gateway HTTP API (payload 2.0) request with the API key.

@@ -1,10 +1,16 @@
 package source
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Options configures a Detector. Both lists take hosts ("example.com"), and each entry
 // also covers its subdomains; a scheme or path around the host is ignored.
 type Options struct {
+	// Rules are the referrer rules: the built-in ones when nil, or BuiltinRules with a
+	// REFERERS_FILE on top (ReadReferers). Build them once per process and share them.
+	Rules *Rules
 	// InternalDomains are the customer's own sites (INTERNAL_DOMAINS): moving between
 	// them is internal navigation, not a referral.
 	InternalDomains []string
@@ -19,10 +25,15 @@ type Detector struct {
 	internal domainSet
 }
 
-// New builds a Detector over the embedded rules table.
+// New builds a Detector over opts.Rules, or the embedded rules table. It is cheap: the
+// rules are shared, only the internal hosts are the Detector's own.
 func New(opts Options) *Detector {
+	t := builtin
+	if opts.Rules != nil {
+		t = opts.Rules.t
+	}
 	return &Detector{
-		t:        builtin,
+		t:        t,
 		internal: newDomainSet(append(append([]string(nil), opts.InternalDomains...), opts.IgnoredReferrers...)),
 	}
 }
@@ -123,6 +134,10 @@ func (s *pageSignals) campaign() *Campaign {
 // says where the visit started, not where this page view came from.
 func (d *Detector) Detect(pageURL, referrer string) Description {
 	t := d.t
+	if t == nil {
+		// Only reachable by skipping config.Load, which refuses to start on this error.
+		panic(fmt.Sprintf("source: no rules to detect with: %v", builtinErr))
+	}
 	page := parseURL(pageURL)
 	ref := parseURL(referrer)
 	sig := t.scanPage(page.query)
@@ -220,6 +235,9 @@ func (d *Detector) describe(st *site, ref parsedURL, pageURL, referrer string) R
 	switch st.typ {
 	case TypeEmail, TypeLink:
 		r.From, r.Link = referrer, pageURL
+		if st.showName {
+			r.Site = st.name
+		}
 	case TypeSearch, TypeLocal, TypeAd:
 		r.Query = searchTerms(st, ref.query)
 	}

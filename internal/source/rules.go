@@ -81,6 +81,9 @@ type site struct {
 	name     string
 	category category
 	query    []string
+	// showName puts the name of a link under "site": REFERERS_FILE's unknown medium
+	// names its sources, the built-in link rules only group hosts.
+	showName bool
 }
 
 // pathSite is a site that only applies below some referrer path prefixes.
@@ -336,14 +339,18 @@ func (m *compiledMedium) matches(v string) bool {
 	return false
 }
 
-// builtin is the embedded table. A broken rules.json is caught by TestBuiltinRules;
-// should one slip through anyway, detection still works with an empty table rather
-// than crash a Lambda.
-var builtin, builtinErr = func() (*table, error) {
-	t, err := compileRules(rulesJSON)
+// builtin is the embedded table, compiled once; builtinErr says why it could not be.
+// A broken rules.json must never become an empty table that calls every visit a link:
+// config.Load returns builtinErr (BuiltinRules), so every binary refuses to start with
+// it, and a Detector built around that (New without Rules) panics on first use instead
+// of answering. Package initialisation itself never fails, so the error reaches main
+// as an error, with the usual message and exit status.
+var builtin, builtinErr = compileBuiltin(rulesJSON)
+
+func compileBuiltin(data []byte) (*table, error) {
+	t, err := compileRules(data)
 	if err != nil {
-		empty, _ := compileRules([]byte(`{}`))
-		return empty, err
+		return nil, fmt.Errorf("built-in rules.json: %w", err)
 	}
 	return t, nil
-}()
+}
