@@ -9,13 +9,14 @@ import (
 // encoding/json around a detection that costs a fraction of it. Both halves are
 // checked against encoding/json by the tests and fuzz tests in jsonline_test.go.
 
-// fastLine reads the common line: an object whose keys are ASCII without escapes and
-// whose values are strings (valid UTF-8, escapes but for lone surrogates allowed) or
-// null. For such a line it gives what encoding/json gives: the last "url" and
-// "referrer" whatever their case, null as missing. ok is false for anything else,
-// valid or not, and the full decoder then decides, so the fast path never has to be
-// right about the rare lines. Values with escapes are unquoted into *scratch, which
-// the results may share, so scratch must not be reused while they are.
+// fastLine reads the common line: an object whose keys are ASCII without escapes,
+// whose "url" and "referrer" are strings (valid UTF-8; escapes but for lone surrogates
+// allowed) or null, and whose other values are any JSON not nested too deep. For such
+// a line it gives what encoding/json gives: the last "url" and "referrer" whatever
+// their case, null as missing. ok is false for anything else, valid or not, and the
+// full decoder then decides, so the fast path never has to be right about the rare
+// lines. Values with escapes are unquoted into *scratch, which the results may share,
+// so scratch must not be reused while they are.
 func fastLine(s []byte, scratch *[]byte) (pageURL, referrer []byte, ok bool) {
 	i := skipSpace(s, 0)
 	if i == len(s) || s[i] != '{' {
@@ -26,17 +27,17 @@ func fastLine(s []byte, scratch *[]byte) (pageURL, referrer []byte, ok bool) {
 		return nil, nil, skipSpace(s, i+1) == len(s)
 	}
 	for {
-		raw, next, escaped, ok := scanString(s, i)
+		key, next, escaped, ok := scanString(s, i)
 		if !ok || escaped {
 			return nil, nil, false
 		}
-		for _, c := range raw {
+		for _, c := range key {
 			if c >= utf8.RuneSelf {
 				// encoding/json folds non-ASCII keys by Unicode rules; leave them to it.
 				return nil, nil, false
 			}
 		}
-		key := raw
+		isURL, isReferrer := equalFoldASCII(key, "url"), equalFoldASCII(key, "referrer")
 		i = skipSpace(s, next)
 		if i == len(s) || s[i] != ':' {
 			return nil, nil, false
@@ -44,7 +45,12 @@ func fastLine(s []byte, scratch *[]byte) (pageURL, referrer []byte, ok bool) {
 		i = skipSpace(s, i+1)
 		var v []byte
 		switch {
+		case !isURL && !isReferrer:
+			if i, ok = skipValue(s, i, 1); !ok {
+				return nil, nil, false
+			}
 		case i < len(s) && s[i] == '"':
+			var raw []byte
 			if raw, i, escaped, ok = scanString(s, i); !ok {
 				return nil, nil, false
 			}
@@ -59,12 +65,11 @@ func fastLine(s []byte, scratch *[]byte) (pageURL, referrer []byte, ok bool) {
 		case len(s)-i >= 4 && string(s[i:i+4]) == "null":
 			i += 4
 		default:
-			return nil, nil, false
+			return nil, nil, false // not a string: the full decoder says so
 		}
-		switch {
-		case equalFoldASCII(key, "url"):
+		if isURL {
 			pageURL = v
-		case equalFoldASCII(key, "referrer"):
+		} else if isReferrer {
 			referrer = v
 		}
 		i = skipSpace(s, i)
@@ -80,6 +85,143 @@ func fastLine(s []byte, scratch *[]byte) (pageURL, referrer []byte, ok bool) {
 		}
 		return nil, nil, false
 	}
+}
+
+// maxSkipDepth is how deep skipValue follows nested objects and arrays before it
+// leaves the line to encoding/json.
+const maxSkipDepth = 32
+
+// skipValue steps over the JSON value at s[i], a field nobody reads, and gives the
+// index after it. ok is false for anything that is not valid JSON, and for what is but
+// is unusual: nesting deeper than maxSkipDepth, invalid UTF-8 or a lone surrogate.
+func skipValue(s []byte, i, depth int) (next int, ok bool) {
+	if i == len(s) {
+		return 0, false
+	}
+	switch c := s[i]; {
+	case c == '"':
+		raw, next, escaped, ok := scanString(s, i)
+		if !ok || escaped && !validEscapes(raw) {
+			return 0, false
+		}
+		return next, true
+	case c == '{' || c == '[':
+		if depth == maxSkipDepth {
+			return 0, false
+		}
+		end := byte(']')
+		if c == '{' {
+			end = '}'
+		}
+		i = skipSpace(s, i+1)
+		if i < len(s) && s[i] == end {
+			return i + 1, true
+		}
+		for {
+			if c == '{' {
+				if i == len(s) || s[i] != '"' { // a key is a string
+					return 0, false
+				}
+				if i, ok = skipValue(s, i, depth); !ok {
+					return 0, false
+				}
+				if i = skipSpace(s, i); i == len(s) || s[i] != ':' {
+					return 0, false
+				}
+				i = skipSpace(s, i+1)
+			}
+			if i, ok = skipValue(s, i, depth+1); !ok {
+				return 0, false
+			}
+			if i = skipSpace(s, i); i == len(s) {
+				return 0, false
+			}
+			switch s[i] {
+			case ',':
+				i = skipSpace(s, i+1)
+				continue
+			case end:
+				return i + 1, true
+			}
+			return 0, false
+		}
+	case c == 't':
+		return skipLiteral(s, i, "true")
+	case c == 'f':
+		return skipLiteral(s, i, "false")
+	case c == 'n':
+		return skipLiteral(s, i, "null")
+	case c == '-' || '0' <= c && c <= '9':
+		return skipNumber(s, i)
+	}
+	return 0, false
+}
+
+func skipLiteral(s []byte, i int, lit string) (next int, ok bool) {
+	if len(s)-i < len(lit) || string(s[i:i+len(lit)]) != lit {
+		return 0, false
+	}
+	return i + len(lit), true
+}
+
+// skipNumber steps over a number in JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+// What follows it is the caller's to check.
+func skipNumber(s []byte, i int) (next int, ok bool) {
+	if s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		i = skipDigits(s, i)
+	default:
+		return 0, false
+	}
+	if i < len(s) && s[i] == '.' {
+		if i = skipDigits(s, i+1); s[i-1] == '.' {
+			return 0, false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		start := i
+		if i = skipDigits(s, i); i == start {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
+func skipDigits(s []byte, i int) int {
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// validEscapes reports whether every escape in a string's raw bytes is one JSON has.
+func validEscapes(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // scanString saw to it that a backslash is not last
+		switch raw[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if hex4(raw[i+1:]) < 0 {
+				return false
+			}
+			i += 4
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // skipSpace skips JSON's whitespace from i.

@@ -101,6 +101,8 @@ var fastLineSeeds = []string{
 	`{"url":"x"` + "\r", "\t{\"url\":\"x\"}\r", `[{"url":"x"}]`, `"url"`, `{"url":"x","referrer":"y"}{}`,
 	`{"url":"a\u0026b\/c","referrer":"\ud83d\ude00\u00E9"}`, `{"url":"\ud800\udc00\udc00"}`, `{"url":"\`,
 	`{"url":"\"\\\b\f\n\r\t\u0000","referrer":"\uDBFF\uDFFF"}`, `{"url":"\u12"}`, `{"url":"\u12G4"}`,
+	`{"ts":-1.5e+3,"ok":true,"n":null,"o":{"a":[1,{"b":"c\u0041\ud800"}],"url":"x"},"url":"u","e":[[],{}],"f":0.25E-2}`,
+	`{"x":01}`, `{"x":1.}`, `{"x":1e+}`, `{"x":-0}`, `{"x":[1,]}`, `{"x":{"a"}}`, `{"x":{1:2}}`, `{"x":"\q"}`, `{"x":[[[[[]]]]]}`,
 }
 
 // FuzzFastLine checks that whenever the fast path answers, encoding/json answers the
@@ -152,13 +154,18 @@ func TestFastLineTakesTheCommonLines(t *testing.T) {
 	for line, want := range map[string][2]string{
 		`{"url":"a\u0026b\/c\"d\\e\u00e9\ud83d\ude00\b\f\n\r\t","referrer":"\u2028"}`: {"a&b/c\"d\\e\u00e9\U0001F600\b\f\n\r\t", "\u2028"},
 		`{"url":"\u00","url":"x"}`: {}, // not an escape: the full decoder's error
+		`{"url":"a","x":[]}`:       {"a", ""},
+		`{"ts":-1.5e+3,"ok":true,"no":false,"n":null,"o":{"a":[1,{"b":"c\u0041\ud800"}],"url":"x"},"url":"u","e":[[],{}],"z":0,"f":0.25E-2}`: {"u", ""},
 	} {
 		var scratch []byte
 		u, ref, ok := fastLine([]byte(line), &scratch)
 		assert.Equal(t, want != [2]string{}, ok, "%s", line)
 		assert.Equal(t, want, [2]string{string(u), string(ref)}, "%s", line)
 	}
-	for _, line := range []string{`{"url":1}`, `{"url":"a","x":[]}`, `{"ur\u006c":"x"}`, "{\"u\u0280l\":\"x\"}",
+	deep := `{"url":"x","d":` + strings.Repeat("[", maxSkipDepth) + strings.Repeat("]", maxSkipDepth) + `}`
+	for _, line := range []string{`{"url":1}`, `{"ur\u006c":"x"}`, "{\"u\u0280l\":\"x\"}", deep,
+		`{"x":01}`, `{"x":1.}`, `{"x":.5}`, `{"x":1e}`, `{"x":1e+}`, `{"x":-}`, `{"x":tru}`, `{"x":[1,]}`, `{"x":{"a"}}`,
+		`{"x":{1:2}}`, `{"x":"\q"}`, `{"x":"\u12"}`, `{"x":[}`, `{"x":{"a":1,}}`, `{"x":+1}`, `{"x":NaN}`,
 		`{"url":"\ud800"}`, `{"url":"\udc00\ud800"}`, `{"url":"\ud800\u0041"}`, `{"url":"\'"}`, `{"url":"\x41"}`} {
 		var scratch []byte
 		_, _, ok := fastLine([]byte(line), &scratch)
