@@ -1,6 +1,7 @@
 package source
 
 import (
+	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -241,7 +242,16 @@ func scanString(s []byte, i int) (raw []byte, next int, escaped, ok bool) {
 	}
 	start := i + 1
 	ascii := true
-	for j := start; j < len(s); j++ {
+	for j := start; ; {
+		for j+8 <= len(s) && !special8(binary.LittleEndian.Uint64(s[j:])) {
+			j += 8
+		}
+		for j < len(s) && plainByte[s[j]] {
+			j++
+		}
+		if j >= len(s) {
+			return nil, 0, false, false
+		}
 		switch c := s[j]; {
 		case c == '"':
 			// An escape cannot hide inside a multi-byte sequence: a backslash there
@@ -252,15 +262,35 @@ func scanString(s []byte, i int) (raw []byte, next int, escaped, ok bool) {
 			return s[start:j], j + 1, escaped, true
 		case c == '\\':
 			escaped = true
-			j++ // the escaped character cannot end the string
+			j += 2 // the escaped character cannot end the string
 		case c < 0x20:
 			return nil, 0, false, false
-		case c >= utf8.RuneSelf:
+		default:
 			ascii = false
+			j++
 		}
 	}
-	return nil, 0, false, false
 }
+
+// special8 reports whether any of the eight bytes in w is not a plainByte: a control
+// character, a quote, a backslash or a non-ASCII byte. It may say so for eight plain
+// bytes too (a borrow between bytes), which only sends them to the byte loop; it never
+// misses one. URLs are long runs of plain bytes, and this steps over them a word at a
+// time.
+func special8(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	hasZero := func(x uint64) uint64 { return (x - ones) &^ x & highs }
+	return ((w-0x20*ones)&^w|hasZero(w^'"'*ones)|hasZero(w^'\\'*ones)|w)&highs != 0
+}
+
+// plainByte marks the bytes a JSON string holds as themselves, which scanString can
+// step over without a second look: printable ASCII but the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // appendUnquoted appends the string raw stands for, as encoding/json unquotes it. ok
 // is false for an escape JSON does not have and for a lone or reversed surrogate,

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -170,5 +171,34 @@ func TestFastLineTakesTheCommonLines(t *testing.T) {
 		var scratch []byte
 		_, _, ok := fastLine([]byte(line), &scratch)
 		assert.False(t, ok, "%s is for the full decoder", line)
+	}
+}
+
+// TestSpecial8NeverMisses puts every byte scanString must stop at in every place of a
+// word of plain bytes (each plain byte as the filler): special8 must see it.
+func TestSpecial8NeverMisses(t *testing.T) {
+	for fill := range 256 {
+		if !plainByte[fill] {
+			continue
+		}
+		var w [8]byte
+		for i := range w {
+			w[i] = byte(fill)
+		}
+		for c := range 256 {
+			if plainByte[c] {
+				continue
+			}
+			for pos := range w {
+				w[pos] = byte(c)
+				if !special8(binary.LittleEndian.Uint64(w[:])) {
+					t.Fatalf("special8 missed %#x at %d among %q", c, pos, rune(fill))
+				}
+				w[pos] = byte(fill)
+			}
+		}
+		if special8(binary.LittleEndian.Uint64(w[:])) {
+			t.Errorf("eight %q: special8 sends plain bytes to the slow loop", rune(fill))
+		}
 	}
 }
