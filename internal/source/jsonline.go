@@ -283,6 +283,13 @@ func special8(w uint64) bool {
 	return ((w-0x20*ones)&^w|hasZero(w^'"'*ones)|hasZero(w^'\\'*ones)|w)&highs != 0
 }
 
+// load8 is binary.LittleEndian.Uint64 for a string, which the compiler turns into one load.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // plainByte marks the bytes a JSON string holds as themselves, which scanString can
 // step over without a second look: printable ASCII but the quote and the backslash.
 var plainByte = func() (t [256]bool) {
@@ -440,9 +447,13 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && !special8(load8(s[i:])) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if plainByte[c] {
 				i++
 				continue
 			}
