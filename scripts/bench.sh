@@ -29,8 +29,11 @@ go test -run '^$' -bench . -benchmem ./internal/attribution | tee -a "$out"
 section "source detection vs npm inbound"
 ./scripts/bench-detect.sh | tee -a "$out"
 
+section "attribution detect vs a node filter over inbound, whole processes"
+./scripts/bench-filter.sh | tee -a "$out"
+
 for extra in scripts/bench-*.sh; do
-  [[ "$extra" == scripts/bench-detect.sh ]] && continue
+  [[ "$extra" == scripts/bench-detect.sh || "$extra" == scripts/bench-filter.sh ]] && continue
   section "$(basename "$extra" .sh)"
   "$extra" | tee -a "$out"
 done
@@ -44,5 +47,5 @@ awk '
   }
   print line
 }
-/detections\/s|ratio  |^attribution model over|^data-driven refresh/ { print }
+/detections\/s|lines\/s|ratio  |^whole filter|^attribution model over|^data-driven refresh/ { print }
 ' "$out"

@@ -8,24 +8,14 @@
 // tick (async.parallel defers), so a detection is counted only when its callback has
 // fired. Two ways are timed and the faster one is reported, to be fair to inbound:
 // one at a time (as a handler awaiting each would), and a whole pass of the mix in
-// flight at once (so the deferred callbacks share event-loop turns). The yahoo matchers call
-// tldextract, which fetches the public suffix list over the network the first time;
-// `request` is stubbed to fail so it reads its bundled snapshot instead, and a warm-up
-// pass fills its cache before timing starts, so no run pays for I/O.
+// flight at once (so the deferred callbacks share event-loop turns). inbound comes
+// through offline.js, so nothing leaves the machine, and a warm-up pass fills
+// tldextract's cache before timing starts, so no run pays for I/O.
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
-const Module = require('module');
-
-const origLoad = Module._load;
-Module._load = function (request, parent, isMain) {
-  if (request === 'request') {
-    return (_url, cb) => setImmediate(() => cb(new Error('network disabled for the benchmark')));
-  }
-  return origLoad.apply(this, arguments);
-};
-const inbound = require('inbound');
+const inbound = require('./offline');
 
 const file = process.argv[2] || path.join(__dirname, '..', '..', 'internal', 'source', 'testdata', 'detect', 'mix.jsonl');
 const budgetMs = Number(process.env.BENCH_MS || 2000);

@@ -6,9 +6,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func runFilter(t *testing.T, in string) []string {
@@ -155,4 +163,142 @@ func TestFilterReportsReadErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "broken pipe") {
 		t.Errorf("got %v, want the read error", err)
 	}
+}
+
+// filterBoth runs Filter and the encoding/json filter it replaced over the same input.
+func filterBoth(t *testing.T, in []byte, wrap func(io.Reader) io.Reader) (got, want []byte) {
+	t.Helper()
+	var g, w bytes.Buffer
+	if err := Filter(context.Background(), wrap(bytes.NewReader(in)), &g, nil); err != nil {
+		t.Fatalf("Filter: %v", err)
+	}
+	if err := referenceFilter(context.Background(), bytes.NewReader(in), &w, nil); err != nil {
+		t.Fatalf("referenceFilter: %v", err)
+	}
+	return g.Bytes(), w.Bytes()
+}
+
+func noWrap(r io.Reader) io.Reader { return r }
+
+// TestFilterMatchesReference covers what the golden files cannot hold: lines around
+// MaxLineBytes, line endings that meet batch and buffer edges, input arriving a byte or
+// a few bytes at a time, and one to four cores.
+func TestFilterMatchesReference(t *testing.T) {
+	edge, err := os.ReadFile("testdata/filter/edge.jsonl")
+	require.NoError(t, err)
+	mix, err := os.ReadFile("testdata/detect/mix.jsonl")
+	require.NoError(t, err)
+	urlOf := func(n int) string {
+		return `{"url":"https://x.example/?q=` + strings.Repeat("a", n) + `","referrer":"https://t.co/"}`
+	}
+	pad := len(urlOf(0))
+	// Lines of exactly MaxLineBytes and one byte more, with each line ending.
+	var long bytes.Buffer
+	for _, n := range []int{MaxLineBytes - pad, MaxLineBytes - pad + 1} {
+		for _, end := range []string{"\n", "\r\n", "\r\r\n"} {
+			long.WriteString(urlOf(n) + end)
+		}
+	}
+	long.WriteString("\n" + strings.Repeat(" ", MaxLineBytes+1) + "\r")
+	got, want := filterBoth(t, long.Bytes(), noWrap)
+	t.Run("long", func(t *testing.T) { assertSameLines(t, got, want) })
+
+	many := bytes.Repeat(append(append([]byte(nil), mix...), edge...), 12) // more batches than are in flight
+	inputs := map[string][]byte{
+		"many":          many,
+		"cr before lf":  []byte("{\"url\":\"a\"}\r\r\n\n\r\n{}\r\r\n" + urlOf(MaxLineBytes) + "\n\r\n"),
+		"no final line": []byte("{}\n{}"),
+	}
+	for _, procs := range []int{1, 2, 4} {
+		prev := runtime.GOMAXPROCS(procs)
+		for name, in := range inputs {
+			got, want := filterBoth(t, in, noWrap)
+			t.Run(fmt.Sprintf("%s/%d cores", name, procs), func(t *testing.T) { assertSameLines(t, got, want) })
+		}
+		runtime.GOMAXPROCS(prev)
+	}
+	for name, wrap := range map[string]func(io.Reader) io.Reader{"one byte": iotest.OneByteReader, "half": iotest.HalfReader, "data with EOF": iotest.DataErrReader} {
+		in := append(append([]byte(nil), edge...), mix[:4000]...)
+		got, want := filterBoth(t, in, wrap)
+		t.Run(name, func(t *testing.T) { assertSameLines(t, got, want) })
+	}
+}
+
+// FuzzFilter feeds whole inputs of many lines to Filter and to the encoding/json
+// filter it replaced: the bytes must be the same.
+func FuzzFilter(f *testing.F) {
+	edge, err := os.ReadFile("testdata/filter/edge.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, chunk := range bytes.SplitAfter(edge, []byte("\n")) {
+		if len(chunk) < 1000 {
+			f.Add(chunk)
+		}
+	}
+	f.Add([]byte(strings.Join(fastLineSeeds, "\n")))
+	f.Add([]byte("{\"url\":\"a\"}\r\r\n\n\r\n{}\r"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, want := filterBoth(t, in, noWrap)
+		assertSameLines(t, got, want)
+	})
+}
+
+// TestFilterAnswersEachLineBeforeTheNext is the interactive use: a person or a
+// program writes a line and waits for its answer before writing the next.
+func TestFilterAnswersEachLineBeforeTheNext(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Filter(context.Background(), inR, outW, nil)
+		outW.Close()
+	}()
+	answers := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(outR)
+		for sc.Scan() {
+			answers <- sc.Text()
+		}
+		close(answers)
+	}()
+	next := func() string {
+		t.Helper()
+		select {
+		case a := <-answers:
+			return a
+		case <-time.After(10 * time.Second):
+			t.Fatal("no answer within 10 s: the filter holds answers back until more input comes")
+			return ""
+		}
+	}
+	write := func(s string) {
+		t.Helper()
+		_, err := io.WriteString(inW, s)
+		require.NoError(t, err)
+	}
+	twitter := `{"referrer":{"type":"social","network":"twitter"},"channel":"Organic Social"}`
+	google := `{"referrer":{"type":"search","engine":"google"},"channel":"Organic Search"}`
+	for i := range 3 {
+		write(`{"referrer": "https://t.co/"}` + "\n")
+		assert.Equal(t, twitter, next())
+		write("not json\n")
+		assert.Equal(t, fmt.Sprintf(`{"error":"line %d: invalid JSON"}`, 2*i+2), next())
+	}
+	// A whole line is answered even when half of the next came with it; the half
+	// line is answered once it ends.
+	write(`{"referrer": "https://t.co/"}` + "\n" + `{"referrer": "https://www.goo`)
+	assert.Equal(t, twitter, next())
+	select {
+	case a := <-answers:
+		t.Fatalf("answer %s before its line ended", a)
+	case <-time.After(50 * time.Millisecond):
+	}
+	write("gle.com/\"}\n" + `{"referrer": "https://t.co/"}` + "\n")
+	assert.Equal(t, google, next())
+	assert.Equal(t, twitter, next())
+	require.NoError(t, inW.Close())
+	require.NoError(t, <-done)
+	_, more := <-answers
+	assert.False(t, more)
 }
