@@ -10,7 +10,7 @@ out=$(go test -run '^$' -bench 'BenchmarkReportYear|BenchmarkStreamConversions' 
 printf "%s\n" "$out"
 awk '
 /^BenchmarkReportYear/ { for (i = 3; i < NF; i++) if ($(i+1) == "ms/report") report = $i }
-/^BenchmarkStreamConversions\/live/ { for (i = 3; i < NF; i++) { if ($(i+1) == "conversions/s") live = $i; if ($(i+1) == "requests/conversion") liveReq = $i; if ($(i+1) == "ceiling_requests/s") ceil = $i } }
+/^BenchmarkStreamConversions\/live/ { for (i = 3; i < NF; i++) { if ($(i+1) == "conversions/s") live = $i; if ($(i+1) == "requests/conversion") liveReq = $i; if ($(i+1) == "ceiling_requests/s") ceil = $i; if ($(i+1) == "dynalite_cpu_ms/conversion") node = $i; if ($(i+1) == "go_cpu_ms/conversion") gocpu = $i } }
 /^BenchmarkStreamConversions\/spread/ { for (i = 3; i < NF; i++) { if ($(i+1) == "conversions/s") spread = $i; if ($(i+1) == "requests/conversion") spreadReq = $i } }
 END {
   printf "\nconversions and reports against dynalite\n"
@@ -18,4 +18,5 @@ END {
   printf "  stream, live conversions     : %8.0f conv/s  (%.1f DynamoDB requests each; target >= 300/s: %s)\n", live, liveReq, (live >= 300 ? "met" : "NOT met")
   printf "  stream, spread over a year   : %8.0f conv/s  (%.1f DynamoDB requests each)\n", spread, spreadReq
   printf "  dynalite, bare request loop  : %8.0f requests/s now, so at most %.0f conv/s at %.1f requests each\n", ceil, ceil / liveReq, liveReq
+  if (node > 0) printf "  CPU per live conversion      : %8.2f ms dynalite (single-threaded: at most %.0f conv/s), %.2f ms Go\n", node, 1000 / node, gocpu
 }' <<<"$out"

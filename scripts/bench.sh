@@ -43,7 +43,7 @@ awk '
 /^Benchmark/ {
   line = sprintf("  %-44s", $1)
   for (i = 3; i < NF; i++) {
-    if ($(i+1) ~ /^(ns\/op|B\/op|allocs\/op|events\/s|msgs\/s|requests|min_requests|MB\/s|ceiling_requests\/s|ms\/report|conversions\/s|requests\/conversion|s\/refresh|touches)$/) line = line sprintf(" %12s %s", $i, $(i+1))
+    if ($(i+1) ~ /^(ns\/op|B\/op|allocs\/op|events\/s|msgs\/s|requests|min_requests|MB\/s|ceiling_requests\/s|ms\/report|conversions\/s|requests\/conversion|dynalite_cpu_ms\/conversion|go_cpu_ms\/conversion|s\/refresh|touches)$/) line = line sprintf(" %12s %s", $i, $(i+1))
   }
   print line
 }

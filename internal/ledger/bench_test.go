@@ -1,15 +1,22 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,9 +150,11 @@ func BenchmarkStreamConversions(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			n := benchN()
 			var calls atomic.Int64
-			db := counting(dbtest.Client(b), &calls)
+			var ops sync.Map // operation name -> *atomic.Int64
+			byOp := map[string]int64{}
+			db := counting(dbtest.Client(b), &calls, &ops)
 			ctx := context.Background()
-			var total time.Duration
+			var total, nodeCPU, goCPU time.Duration
 			var requests int64
 			for b.Loop() {
 				b.StopTimer()
@@ -179,6 +188,8 @@ func BenchmarkStreamConversions(b *testing.B) {
 				b.StartTimer()
 				start := time.Now()
 				before := calls.Load()
+				ops.Clear()
+				nodeBefore, goBefore := dynaliteCPU(), processCPU()
 				for _, ev := range evs {
 					require.NoError(b, em.Publish(tables.Events, stream.Item{Key: ev.AnonymousID, Item: store.EventItem(ev, 0)}))
 				}
@@ -187,13 +198,26 @@ func BenchmarkStreamConversions(b *testing.B) {
 				cancel()
 				total += time.Since(start)
 				requests += calls.Load() - before
+				nodeCPU += dynaliteCPU() - nodeBefore
+				goCPU += processCPU() - goBefore
+				ops.Range(func(k, v any) bool {
+					byOp[k.(string)] += v.(*atomic.Int64).Load()
+					return true
+				})
 				b.StopTimer()
 				checkTotals(b, db, tables, n)
 				require.NoError(b, em.Close(ctx))
 				dbtest.Drop(db, tables)
 				b.StartTimer()
 			}
+			for _, op := range slices.Sorted(maps.Keys(byOp)) {
+				b.Logf("%-16s %6.2f requests/conversion", op, float64(byOp[op])/float64(n*b.N))
+			}
 			b.ReportMetric(float64(n*b.N)/total.Seconds(), "conversions/s")
+			if nodeCPU > 0 {
+				b.ReportMetric(float64(nodeCPU.Microseconds())/1000/float64(n*b.N), "dynalite_cpu_ms/conversion")
+			}
+			b.ReportMetric(float64(goCPU.Microseconds())/1000/float64(n*b.N), "go_cpu_ms/conversion")
 			b.ReportMetric(float64(requests)/float64(n*b.N), "requests/conversion")
 			b.ReportMetric(ceiling(b, dbtest.Client(b)), "ceiling_requests/s")
 		})
@@ -234,13 +258,15 @@ func ceiling(b *testing.B, db *dynamodb.Client) float64 {
 	return workers * perWorker / time.Since(start).Seconds()
 }
 
-// counting is db with every request counted in calls.
-func counting(db *dynamodb.Client, calls *atomic.Int64) *dynamodb.Client {
+// counting is db with every request counted in calls, and by operation in ops.
+func counting(db *dynamodb.Client, calls *atomic.Int64, ops *sync.Map) *dynamodb.Client {
 	return dynamodb.New(db.Options(), func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("countRequests",
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 					calls.Add(1)
+					c, _ := ops.LoadOrStore(middleware.GetOperationName(ctx), new(atomic.Int64))
+					c.(*atomic.Int64).Add(1)
 					return next.HandleInitialize(ctx, in)
 				}), middleware.After)
 		})
@@ -253,4 +279,38 @@ func benchN() int {
 		return n
 	}
 	return 2_000
+}
+
+// dynaliteCPU is the CPU time dynalite (the node child of this process) has used, 0
+// where /proc cannot tell: less noisy than throughput while others use the machine.
+func dynaliteCPU() time.Duration {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range dirs {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ... utime stime: fields 14 and 15, counted after comm.
+		end := bytes.LastIndexByte(raw, ')')
+		if end < 0 || !bytes.Contains(raw[:end], []byte("(node")) {
+			continue
+		}
+		fields := strings.Fields(string(raw[end+1:]))
+		if len(fields) < 13 || fields[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+	}
+	return 0
+}
+
+// processCPU is the CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

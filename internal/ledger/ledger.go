@@ -4,11 +4,19 @@
 // stored conversions.
 //
 // Every change follows the same steps, each idempotent, so a failure anywhere is
-// repaired by running them again (the stream redelivers): store the conversion marked
-// pending (or mark it deleted), then Settle: count the change on its hour, recompute the
-// hour's rollup, count the change on its day, recompute the day's rollups, send the
-// write-back, and only then clear pending (or delete it). A redelivered record finds the
-// conversion unchanged and, unless it is still pending, does nothing.
+// repaired by running them again (the stream redelivers): store the conversion, then
+// Settle: count the change on its hour and recompute the hour's rollup, count it on its
+// day and recompute the day's rollups, and send the write-back.
+//
+// What tells a rerun that a stored conversion may not be settled yet depends on who
+// stored it. A recompute after a touch or link changed (FollowUp, erasure) finds most
+// conversions unchanged, so it marks the ones it changes pending (or deleted), and
+// Settle clears the mark (or deletes them) last; a rerun stores a pending conversion
+// again and settles it. The conversions consumer does the same when it writes credits
+// back, so a redelivery sends nothing twice. Without write-back it stores a new
+// conversion unmarked: its record is the conversion's only source, so a rerun is always
+// a redelivery of that record, which finds the conversion stored and rolls up its hour
+// and day again. Redeliveries are rare; clearing a mark costs a write per conversion.
 package ledger
 
 import (
@@ -28,14 +36,13 @@ import (
 
 // Store keeps conversions and their rollups (store.Conversions does).
 type Store interface {
-	Put(ctx context.Context, c conversion.Conversion) (version string, wrote bool, err error)
+	Put(ctx context.Context, c conversion.Conversion, pending bool) (version string, wrote bool, err error)
+	Get(ctx context.Context, b store.Bucket, messageID string) (st store.Stored, found bool, err error)
 	MarkDeleted(ctx context.Context, b store.Bucket, messageID string) error
 	Settle(ctx context.Context, b store.Bucket, messageID, version string, deleted bool) error
 	ByPerson(ctx context.Context, person string) ([]store.Stored, error)
-	BumpBucket(ctx context.Context, b store.Bucket) error
-	BumpDay(ctx context.Context, event, day string) error
-	RecomputeBucket(ctx context.Context, b store.Bucket) error
-	RecomputeDay(ctx context.Context, event, day string) error
+	RollUpHour(ctx context.Context, b store.Bucket) error
+	RollUpDay(ctx context.Context, event, day string) error
 }
 
 // People resolves a user's touches over every linked id (people.Resolver does).
@@ -96,55 +103,106 @@ type Ledger struct {
 type Change struct {
 	Conversion conversion.Conversion
 	Version    string
-	Deleted    bool
+	// Pending says the conversion is stored marked pending: Settle clears the mark last.
+	Pending bool
+	// Deleted says the conversion is marked deleted: Settle deletes it last.
+	Deleted bool
 }
 
 func (c Change) bucket() store.Bucket { return store.BucketOf(c.Conversion) }
 
 // Record credits and stores the conversion in describes, returning the change to
-// settle, or nil when the stored conversion is already this one and settled.
+// settle, or nil when there is none. Without write-back, a conversion found stored
+// already is returned too: its record is redelivered only when a previous run may have
+// failed before settling it (see the package comment).
 //
-// The touch consumers may store a touch of the person while this runs: they recompute
-// the person's conversions after storing, but they find this one only once it is
-// stored. So once stored, the person's touches are read again, and the conversion
-// recomputed if they changed meanwhile: one of the two always sees the other's write.
+// The touch and link consumers may store a touch or link of the person while this runs:
+// they recompute the person's conversions after storing, but they find this one only
+// once it is stored. So once stored, the person's links and touches are read again, and
+// the conversion recomputed if they changed meanwhile: one of the two always sees the
+// other's write. The read before storing only guesses the credits, so that the read
+// after usually confirms them: it reads the anonymous id's touches alone, since an
+// anonymous conversion rarely comes from a device already linked to a user, and the read
+// after finds the links.
 func (l *Ledger) Record(ctx context.Context, in conversion.Input) (*Change, error) {
 	var last *Change
-	written := ""
-	for range 3 {
-		ch, err := l.update(ctx, in, written)
-		if err != nil || ch == nil {
-			return last, err
+	for i := range 4 {
+		c, err := l.compute(ctx, in, i == 0)
+		if err != nil {
+			return nil, err
 		}
-		last, written = ch, ch.Version
+		version, _, err := store.Version(c)
+		if err != nil {
+			return nil, err
+		}
+		if last != nil && version == last.Version {
+			return last, nil // confirmed
+		}
+		_, wrote, err := l.Store.Put(ctx, c, l.writesBack())
+		if err != nil {
+			return nil, err
+		}
+		if wrote {
+			last = &Change{Conversion: c, Version: version, Pending: l.writesBack()}
+			continue
+		}
+		// Stored already: by a run of this record that may have failed before reading
+		// the links after storing, so they are read now.
+		if last, err = l.stored(ctx, c); last == nil || err != nil {
+			return nil, err
+		}
 	}
 	return last, nil
 }
 
-// update computes in and stores it unless it is the version written (this call's
-// previous write) or the stored, settled one. It returns the change to settle, nil when
-// there is none.
-func (l *Ledger) update(ctx context.Context, in conversion.Input, written string) (*Change, error) {
-	c, err := l.compute(ctx, in)
+// stored is the change to settle for the conversion c that Put found stored already
+// (as c and settled, or marked deleted): the stored one when it was stored unmarked, nil
+// when it was settled for sure or is being erased.
+func (l *Ledger) stored(ctx context.Context, c conversion.Conversion) (*Change, error) {
+	if l.writesBack() {
+		return nil, nil // stored marked, and the mark is cleared: settled
+	}
+	st, found, err := l.Store.Get(ctx, store.BucketOf(c), c.MessageID)
+	if err != nil {
+		return nil, fmt.Errorf("credit conversion %s: %w", c.MessageID, err)
+	}
+	if !found || st.Deleted {
+		return nil, nil
+	}
+	return &Change{Conversion: st.Conversion, Version: st.Version, Pending: st.Pending}, nil
+}
+
+// writesBack says whether changed conversions are sent to Segment.
+func (l *Ledger) writesBack() bool { return l.CreditsEvent != "" && l.Sender != nil }
+
+// update computes in and stores it marked pending unless it is the stored, settled
+// version. It returns the change to settle, nil when there is none.
+func (l *Ledger) update(ctx context.Context, in conversion.Input) (*Change, error) {
+	c, err := l.compute(ctx, in, false)
 	if err != nil {
 		return nil, err
 	}
-	version, _, err := store.Version(c)
-	if err != nil || version == written {
-		return nil, err
-	}
-	version, wrote, err := l.Store.Put(ctx, c)
+	version, wrote, err := l.Store.Put(ctx, c, true)
 	if err != nil || !wrote {
 		return nil, err
 	}
-	return &Change{Conversion: c, Version: version}, nil
+	return &Change{Conversion: c, Version: version, Pending: true}, nil
 }
 
 // compute credits in over its person's touches. A conversion without a userId belongs
 // to the first user (by userId) its anonymous id is linked to, once linked: an identify
-// often arrives after the conversion it explains.
-func (l *Ledger) compute(ctx context.Context, in conversion.Input) (conversion.Conversion, error) {
+// often arrives after the conversion it explains. A guess takes such a conversion's
+// anonymous id as unlinked, reading its touches alone.
+func (l *Ledger) compute(ctx context.Context, in conversion.Input, guess bool) (conversion.Conversion, error) {
 	userID := in.UserID
+	if userID == "" && in.AnonymousID != "" && guess {
+		own, err := l.Touches.ByVisitor(ctx, in.AnonymousID)
+		if err != nil {
+			return conversion.Conversion{}, fmt.Errorf("credit conversion %s: %w", in.MessageID, err)
+		}
+		in.Person = conversion.AnonymousKey(in.AnonymousID)
+		return conversion.Compute(in, own, l.Settings)
+	}
 	if userID == "" && in.AnonymousID != "" {
 		// Most such conversions come from a device nobody identified yet: its links and
 		// its touches are read at once, and the touches left if it turns out linked.
@@ -191,7 +249,7 @@ func (l *Ledger) Recompute(ctx context.Context, persons []string) ([]Change, err
 		if stored[i].Deleted {
 			return nil
 		}
-		ch, err := l.update(ctx, inputOf(stored[i].Conversion), "")
+		ch, err := l.update(ctx, inputOf(stored[i].Conversion))
 		changes[i] = ch
 		return err
 	})
@@ -211,7 +269,7 @@ func (l *Ledger) Forget(ctx context.Context, persons []string) ([]Change, error)
 	changes := make([]Change, len(stored))
 	err = each(ctx, len(stored), func(ctx context.Context, i int) error {
 		c := stored[i].Conversion
-		changes[i] = Change{Conversion: c, Deleted: true}
+		changes[i] = Change{Conversion: c, Pending: true, Deleted: true}
 		return l.Store.MarkDeleted(ctx, store.BucketOf(c), c.MessageID)
 	})
 	if err != nil {
@@ -271,9 +329,9 @@ func (l *Ledger) conversionsOf(ctx context.Context, persons []string, own bool) 
 	return out, nil
 }
 
-// Settle brings the rollups and the write-back up to date with changes, then marks the
-// conversions settled. Hours and days are recomputed once each, however many of the
-// changes fall in them.
+// Settle brings the rollups and the write-back up to date with changes, then clears the
+// pending marks (or deletes the conversions marked deleted). Hours and days are
+// recomputed once each, however many of the changes fall in them.
 func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 	if len(changes) == 0 {
 		return nil
@@ -281,6 +339,7 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 	var buckets []store.Bucket
 	type day struct{ event, day string }
 	var days []day
+	var marked []Change
 	for _, ch := range changes {
 		b := ch.bucket()
 		if !slices.Contains(buckets, b) {
@@ -289,25 +348,20 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 		if d := (day{b.Event, b.Day}); !slices.Contains(days, d) {
 			days = append(days, d)
 		}
+		if ch.Pending || ch.Deleted {
+			marked = append(marked, ch)
+		}
 	}
 	// Each hour's change is counted after its conversions were stored and before its
 	// rollup is recomputed: see store.Conversions.
 	err := each(ctx, len(buckets), func(ctx context.Context, i int) error {
-		if err := l.Store.BumpBucket(ctx, buckets[i]); err != nil {
-			return err
-		}
-		return l.Store.RecomputeBucket(ctx, buckets[i])
+		return l.Store.RollUpHour(ctx, buckets[i])
 	})
 	if err != nil {
 		return fmt.Errorf("settle conversions: %w", err)
 	}
-	// The day's counter is bumped even when another recompute wrote the hour: a
-	// redelivery after a failure here must still reach the day.
 	err = each(ctx, len(days), func(ctx context.Context, i int) error {
-		if err := l.Store.BumpDay(ctx, days[i].event, days[i].day); err != nil {
-			return err
-		}
-		return l.Store.RecomputeDay(ctx, days[i].event, days[i].day)
+		return l.Store.RollUpDay(ctx, days[i].event, days[i].day)
 	})
 	if err != nil {
 		return fmt.Errorf("settle conversions: %w", err)
@@ -315,8 +369,8 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 	if err := l.writeBack(ctx, changes); err != nil {
 		return fmt.Errorf("settle conversions: %w", err)
 	}
-	err = each(ctx, len(changes), func(ctx context.Context, i int) error {
-		ch := changes[i]
+	err = each(ctx, len(marked), func(ctx context.Context, i int) error {
+		ch := marked[i]
 		return l.Store.Settle(ctx, ch.bucket(), ch.Conversion.MessageID, ch.Version, ch.Deleted)
 	})
 	if err != nil {
@@ -327,7 +381,7 @@ func (l *Ledger) Settle(ctx context.Context, changes []Change) error {
 
 // writeBack sends each changed conversion's credited touches to Segment.
 func (l *Ledger) writeBack(ctx context.Context, changes []Change) error {
-	if l.CreditsEvent == "" || l.Sender == nil {
+	if !l.writesBack() {
 		return nil
 	}
 	var msgs []segment.Message

@@ -77,7 +77,7 @@ func BenchmarkRefresh(b *testing.B) {
 	}
 	for _, c := range convs {
 		g.Go(func() error {
-			_, _, err := conversions.Put(gctx, c)
+			_, _, err := conversions.Put(gctx, c, false)
 			return err
 		})
 	}

@@ -81,7 +81,7 @@ func (f *fixture) seedKnownAnswer(t *testing.T) {
 	c, err := conversion.Compute(conversion.Input{MessageID: "conv-1", Event: signedUp, Timestamp: day(12, 12), Value: 1000,
 		Currency: "USD", UserID: "ann", Person: conversion.UserKey("ann")}, ann, settings)
 	require.NoError(t, err)
-	_, _, err = f.conversions.Put(f.ctx, c)
+	_, _, err = f.conversions.Put(f.ctx, c, false)
 	require.NoError(t, err)
 }
 

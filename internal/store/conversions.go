@@ -26,10 +26,10 @@ import (
 //
 // Conversions sit in their hour's partition so an hour's rollup is one Query; a day's
 // rollups are recomputed from its 24 hour rollups, and a report reads one item per day.
-// Each rollup carries seq, the value of its change counter it covers: writers bump the
-// counter after changing what it covers, recomputers read the counter before reading
-// what it covers and write only over an older seq, so a stale recompute never
-// overwrites a newer one and the last change's recompute always lands.
+// Each rollup carries seq, the value of its change counter it covers: a writer bumps the
+// counter after changing what it covers, and its recompute, holding the value the bump
+// answered, then reads what it covers and writes only over an older seq, so a stale
+// recompute never overwrites a newer one and the last change's recompute always lands.
 const (
 	AttrPK        = "pk"
 	AttrSK        = "sk"
@@ -50,11 +50,14 @@ const (
 type Conversions struct {
 	db    *dynamodb.Client
 	table string
+	// What the rollup recomputes decoded lately (a few MB at most).
+	conversions *decoded[conversion.Conversion]
+	hours       *decoded[conversion.Rollup]
 }
 
 // NewConversions returns the repository for the conversions table.
 func NewConversions(db *dynamodb.Client, table string) *Conversions {
-	return &Conversions{db: db, table: table}
+	return &Conversions{db: db, table: table, conversions: newDecoded[conversion.Conversion](4096), hours: newDecoded[conversion.Rollup](512)}
 }
 
 // Table is the conversions table's name.
@@ -105,11 +108,13 @@ func conversionKey(b Bucket, messageID string) map[string]types.AttributeValue {
 	}
 }
 
-// Put stores c as pending (its rollups are to be recomputed) unless the same version is
-// stored and settled already, or the conversion is being erased: wrote says whether it
-// stored it. A pending conversion of the same version is stored again, so a redelivery
+// Put stores c unless the same version is stored and settled already, or the
+// conversion is being erased: wrote says whether it stored it. With pending, c is marked
+// pending (its rollups are to be recomputed) until Settle clears the mark; without, the
+// caller is to be run again after any failure, and settles c's bucket when Put finds it
+// stored already. A pending conversion of the same version is stored again, so a rerun
 // after a failure settles it.
-func (s *Conversions) Put(ctx context.Context, c conversion.Conversion) (version string, wrote bool, err error) {
+func (s *Conversions) Put(ctx context.Context, c conversion.Conversion, pending bool) (version string, wrote bool, err error) {
 	version, raw, err := Version(c)
 	if err != nil {
 		return "", false, err
@@ -122,11 +127,16 @@ func (s *Conversions) Put(ctx context.Context, c conversion.Conversion) (version
 	item[AttrPerson] = &types.AttributeValueMemberS{Value: c.Person}
 	item[AttrData] = &types.AttributeValueMemberB{Value: data}
 	item[AttrVersion] = &types.AttributeValueMemberS{Value: version}
-	item[AttrPending] = &types.AttributeValueMemberBOOL{Value: true}
+	if pending {
+		item[AttrPending] = &types.AttributeValueMemberBOOL{Value: true}
+	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR (attribute_not_exists(#d) AND (#v <> :v OR #p = :t))"),
+		TableName: aws.String(s.table),
+		Item:      item,
+		// New, or not being erased and either another version or pending. Spelled out
+		// without parentheses (AND binds tighter than OR): dynalite's parser backtracks
+		// on nested ones, which made parsing this condition most of a local Put's cost.
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR attribute_not_exists(#d) AND #v <> :v OR attribute_not_exists(#d) AND #p = :t"),
 		ExpressionAttributeNames: map[string]string{
 			"#pk": AttrPK, "#d": AttrDeleted, "#v": AttrVersion, "#p": AttrPending,
 		},
@@ -142,6 +152,20 @@ func (s *Conversions) Put(ctx context.Context, c conversion.Conversion) (version
 		return "", false, fmt.Errorf("put conversion %s: %w", c.MessageID, err)
 	}
 	return version, true, nil
+}
+
+// Get reads the conversion messageID of bucket b as stored; found is false when there is
+// none.
+func (s *Conversions) Get(ctx context.Context, b Bucket, messageID string) (st Stored, found bool, err error) {
+	item, err := s.getItem(ctx, b.conversionsPK(), messageID)
+	if err != nil || item == nil {
+		return Stored{}, false, err
+	}
+	st, err = storedFromItem(item)
+	if err != nil {
+		return Stored{}, false, err
+	}
+	return st, true, nil
 }
 
 // MarkDeleted flags a stored conversion for erasure: rollups leave it out from now on,
@@ -244,71 +268,41 @@ func boolAttr(item map[string]types.AttributeValue, name string) bool {
 	return ok && v.Value
 }
 
-// BumpBucket counts a change to b's conversions; call it after the change is stored.
-func (s *Conversions) BumpBucket(ctx context.Context, b Bucket) error {
-	return s.bump(ctx, b.headPK(), b.Hour)
-}
-
-// BumpDay counts a change to the hour rollups of day; call it after they are stored.
-func (s *Conversions) BumpDay(ctx context.Context, event, day string) error {
-	return s.bump(ctx, dayHeadPK(event), day)
-}
-
-func (s *Conversions) bump(ctx context.Context, pk, sk string) error {
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       key(pk, sk),
-		UpdateExpression:          aws.String("ADD #c :one"),
-		ExpressionAttributeNames:  map[string]string{"#c": AttrChanges},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
-	})
+// RollUpHour counts a change to b's conversions and brings b's hour rollup up to date
+// with them. Call it after the change is stored. The count's answer is the seq the
+// recompute covers: no read of the counter comes between.
+func (s *Conversions) RollUpHour(ctx context.Context, b Bucket) error {
+	head, err := s.bump(ctx, b.headPK(), b.Hour)
 	if err != nil {
-		return fmt.Errorf("count change of %s %s: %w", pk, sk, err)
+		return fmt.Errorf("roll up %s %s %s: %w", b.Event, b.Day, b.Hour, err)
 	}
-	return nil
-}
-
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		AttrPK: &types.AttributeValueMemberS{Value: pk},
-		AttrSK: &types.AttributeValueMemberS{Value: sk},
-	}
-}
-
-// RecomputeBucket brings b's hour rollup up to date with its conversions, unless a
-// rollup covering its latest change is stored already.
-func (s *Conversions) RecomputeBucket(ctx context.Context, b Bucket) error {
-	head, err := s.getItem(ctx, b.headPK(), b.Hour)
-	if err != nil {
-		return fmt.Errorf("recompute rollup of %s %s %s: %w", b.Event, b.Day, b.Hour, err)
-	}
-	changes, seq := numAttr(head, AttrChanges), numAttr(head, AttrSeq)
-	if seq >= changes && head[AttrData] != nil {
-		return nil
-	}
+	changes := numAttr(head, AttrChanges)
 	var r conversion.Rollup
-	if err := s.bucketConversions(ctx, b, true, func(c conversion.Conversion) { r.Add(c) }); err != nil {
-		return fmt.Errorf("recompute rollup of %s %s %s: %w", b.Event, b.Day, b.Hour, err)
+	err = s.bucketConversions(ctx, b, true, s.conversions, func(c *conversion.Conversion) { r.Add(*c) })
+	if err != nil {
+		return fmt.Errorf("roll up %s %s %s: %w", b.Event, b.Day, b.Hour, err)
 	}
 	if err := s.putRollup(ctx, b.headPK(), b.Hour, &r, changes); err != nil {
-		return fmt.Errorf("recompute rollup of %s %s %s: %w", b.Event, b.Day, b.Hour, err)
+		return fmt.Errorf("roll up %s %s %s: %w", b.Event, b.Day, b.Hour, err)
 	}
 	return nil
 }
 
-// RecomputeDay brings a day's rollups (one per dimension, and the paths) up to date with
-// its hour rollups, unless rollups covering the day's latest change are stored already.
-func (s *Conversions) RecomputeDay(ctx context.Context, event, day string) error {
-	head, err := s.getItem(ctx, dayHeadPK(event), day)
+// RollUpDay counts a change to the hour rollups of day and brings the day's rollups (one
+// per dimension, and the paths) up to date with them, unless rollups covering the change
+// are stored already. Call it after the hour rollups are stored, even when another
+// recompute wrote them: a rerun after a failure here must still reach the day.
+func (s *Conversions) RollUpDay(ctx context.Context, event, day string) error {
+	head, err := s.bump(ctx, dayHeadPK(event), day)
 	if err != nil {
-		return fmt.Errorf("recompute rollups of %s %s: %w", event, day, err)
+		return fmt.Errorf("roll up %s %s: %w", event, day, err)
 	}
 	changes := numAttr(head, AttrChanges)
 	// The paths rollup is written last, so when it covers the latest change every
 	// dimension's does too.
 	paths, err := s.getItem(ctx, dayRollupPK(event, PathsRollup), day)
 	if err != nil {
-		return fmt.Errorf("recompute rollups of %s %s: %w", event, day, err)
+		return fmt.Errorf("roll up %s %s: %w", event, day, err)
 	}
 	if paths != nil && numAttr(paths, AttrSeq) >= changes {
 		return nil
@@ -320,18 +314,41 @@ func (s *Conversions) RecomputeDay(ctx context.Context, event, day string) error
 		ExpressionAttributeNames:  map[string]string{"#pk": AttrPK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: Bucket{Event: event, Day: day}.headPK()}},
 		ConsistentRead:            aws.Bool(true),
-	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item) })
+	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item, s.hours) })
 	if err != nil {
-		return fmt.Errorf("recompute rollups of %s %s: %w", event, day, err)
+		return fmt.Errorf("roll up %s %s: %w", event, day, err)
 	}
 	if err := s.PutDay(ctx, event, day, &r, changes); err != nil {
-		return fmt.Errorf("recompute rollups of %s %s: %w", event, day, err)
+		return fmt.Errorf("roll up %s %s: %w", event, day, err)
 	}
 	return nil
 }
 
+// bump adds one to the change counter at (pk, sk), answering the counter's new value.
+func (s *Conversions) bump(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(pk, sk),
+		UpdateExpression:          aws.String("ADD #c :one"),
+		ExpressionAttributeNames:  map[string]string{"#c": AttrChanges},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": &types.AttributeValueMemberN{Value: "1"}},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count change of %s %s: %w", pk, sk, err)
+	}
+	return out.Attributes, nil
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrPK: &types.AttributeValueMemberS{Value: pk},
+		AttrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
 // PutDay writes r as the day's rollups (one item per dimension, then the paths)
-// covering change seq, leaving any item that covers a later change. RecomputeDay calls
+// covering change seq, leaving any item that covers a later change. RollUpDay calls
 // it; benchmarks seed a year of rollups with it.
 func (s *Conversions) PutDay(ctx context.Context, event, day string, r *conversion.Rollup, seq int64) error {
 	g, gctx := errgroup.WithContext(ctx)
@@ -341,7 +358,7 @@ func (s *Conversions) PutDay(ctx context.Context, event, day string, r *conversi
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	// Last, once every dimension is written: RecomputeDay reads it to skip the day.
+	// Last, once every dimension is written: RollUpDay reads it to skip the day.
 	return s.putRollup(ctx, dayRollupPK(event, PathsRollup), day, r.PathsOnly(), seq)
 }
 
@@ -385,18 +402,26 @@ func (s *Conversions) Rollup(ctx context.Context, event, dimension, from, to str
 			":from": &types.AttributeValueMemberS{Value: from},
 			":to":   &types.AttributeValueMemberS{Value: to},
 		},
-	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item) })
+	}, func(item map[string]types.AttributeValue) error { return mergeRollup(&r, item, nil) })
 	if err != nil {
 		return nil, fmt.Errorf("read %s rollups of %s from %s to %s: %w", dimension, event, from, to, err)
 	}
 	return &r, nil
 }
 
-// mergeRollup adds the rollup stored in item to r; an item without one (a counter whose
-// rollup is not written yet) adds nothing.
-func mergeRollup(r *conversion.Rollup, item map[string]types.AttributeValue) error {
+// mergeRollup adds the rollup stored in item to r, taken from kept when it was decoded
+// lately; an item without one (a counter whose rollup is not written yet) adds nothing.
+func mergeRollup(r *conversion.Rollup, item map[string]types.AttributeValue, kept *decoded[conversion.Rollup]) error {
 	data, ok := item[AttrData].(*types.AttributeValueMemberB)
 	if !ok {
+		return nil
+	}
+	if kept != nil {
+		stored, err := kept.get(data.Value)
+		if err != nil {
+			return err
+		}
+		r.Merge(stored)
 		return nil
 	}
 	var stored conversion.Rollup

@@ -26,10 +26,8 @@ func TestRollupsFollowConversionsAndNeverGoBack(t *testing.T) {
 	}
 	settle := func(c conversion.Conversion) {
 		b := store.BucketOf(c)
-		require.NoError(t, s.BumpBucket(ctx, b))
-		require.NoError(t, s.RecomputeBucket(ctx, b))
-		require.NoError(t, s.BumpDay(ctx, b.Event, b.Day))
-		require.NoError(t, s.RecomputeDay(ctx, b.Event, b.Day))
+		require.NoError(t, s.RollUpHour(ctx, b))
+		require.NoError(t, s.RollUpDay(ctx, b.Event, b.Day))
 	}
 	total := func() conversion.Amount {
 		r, err := s.Rollup(ctx, "Signed Up", "channel", "2026-02-01", "2026-02-28")
@@ -39,7 +37,7 @@ func TestRollupsFollowConversionsAndNeverGoBack(t *testing.T) {
 
 	c1, c2 := conv("c1", 10), conv("c2", 5)
 	for _, c := range []conversion.Conversion{c1, c2} {
-		_, wrote, err := s.Put(ctx, c)
+		_, wrote, err := s.Put(ctx, c, true)
 		require.NoError(t, err)
 		require.True(t, wrote)
 		settle(c)
@@ -68,12 +66,24 @@ func TestRollupsFollowConversionsAndNeverGoBack(t *testing.T) {
 	require.NoError(t, s.Settle(ctx, store.BucketOf(c1), "c1", stored.Version, false))
 	stored, _ = get("c1")
 	assert.False(t, stored.Pending)
-	_, wrote, err := s.Put(ctx, c1)
+	_, wrote, err := s.Put(ctx, c1, true)
 	require.NoError(t, err)
 	assert.False(t, wrote, "the same version, settled: nothing to store")
-	_, wrote, err = s.Put(ctx, c2)
+	_, wrote, err = s.Put(ctx, c1, false)
+	require.NoError(t, err)
+	assert.False(t, wrote, "the same version, settled: nothing to store, unmarked either")
+	_, wrote, err = s.Put(ctx, c2, false)
 	require.NoError(t, err)
 	assert.True(t, wrote, "the same version, still pending: stored again to be settled")
+	stored, _ = get("c2")
+	assert.False(t, stored.Pending, "stored unmarked: its writer settles it")
+	got, found, err := s.Get(ctx, store.BucketOf(c2), "c2")
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Equal(t, stored, got)
+	_, found, err = s.Get(ctx, store.BucketOf(c2), "nope")
+	require.NoError(t, err)
+	assert.False(t, found)
 
 	// Erasure: marked deleted, left out of the rollups, then deleted.
 	require.NoError(t, s.MarkDeleted(ctx, store.BucketOf(c1), "c1"))

@@ -86,7 +86,7 @@ func (s *Conversions) InDays(ctx context.Context, event string, days []string, e
 	for i := range buckets {
 		g.Go(func() error {
 			b := Bucket{Event: event, Day: buckets[i].day, Hour: buckets[i].hour}
-			return s.bucketConversions(gctx, b, false, func(c conversion.Conversion) { results[i] = append(results[i], c) })
+			return s.bucketConversions(gctx, b, false, nil, func(c *conversion.Conversion) { results[i] = append(results[i], *c) })
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -103,8 +103,9 @@ func (s *Conversions) InDays(ctx context.Context, event string, days []string, e
 }
 
 // bucketConversions calls each for the conversions of bucket b, but those being erased,
-// read strongly consistent when consistent.
-func (s *Conversions) bucketConversions(ctx context.Context, b Bucket, consistent bool, each func(conversion.Conversion)) error {
+// read strongly consistent when consistent. With kept, each conversion is taken from
+// it when decoded lately, and each must only read it.
+func (s *Conversions) bucketConversions(ctx context.Context, b Bucket, consistent bool, kept *decoded[conversion.Conversion], each func(*conversion.Conversion)) error {
 	return s.queryAll(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
 		KeyConditionExpression:    aws.String("#pk = :pk"),
@@ -115,11 +116,23 @@ func (s *Conversions) bucketConversions(ctx context.Context, b Bucket, consisten
 		if boolAttr(item, AttrDeleted) {
 			return nil
 		}
-		st, err := storedFromItem(item)
-		if err != nil {
-			return err
+		if kept == nil {
+			st, err := storedFromItem(item)
+			if err != nil {
+				return err
+			}
+			each(&st.Conversion)
+			return nil
 		}
-		each(st.Conversion)
+		data, _ := item[AttrData].(*types.AttributeValueMemberB)
+		if data == nil {
+			return fmt.Errorf("conversion item %v has no data", item[AttrSK])
+		}
+		c, err := kept.get(data.Value)
+		if err != nil {
+			return fmt.Errorf("conversion item %v: %w", item[AttrSK], err)
+		}
+		each(c)
 		return nil
 	})
 }
