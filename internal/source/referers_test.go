@@ -164,21 +164,11 @@ func TestBrokenBuiltinRulesFailLoudly(t *testing.T) {
 // top: the file's entries live in the same maps, so detection costs the same and
 // allocates nothing.
 func BenchmarkDetectWithReferersFile(b *testing.B) {
-	mix := readMix(b)
 	rules, err := ReadReferers("testdata/referers.yml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := New(Options{Rules: rules, InternalDomains: []string{"acme-crm.com"}})
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		p := mix[i]
-		d.Detect(p.URL, p.Referrer)
-		if i++; i == len(mix) {
-			i = 0
-		}
-	}
+	benchDetections(b, New(Options{Rules: rules, InternalDomains: []string{"acme-crm.com"}}))
 }
 
 // BenchmarkReadReferers is what REFERERS_FILE adds to a start: read, parse, compile.
