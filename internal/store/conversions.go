@@ -410,25 +410,17 @@ func (s *Conversions) Rollup(ctx context.Context, event, dimension, from, to str
 }
 
 // mergeRollup adds the rollup stored in item to r, taken from kept when it was decoded
-// lately; an item without one (a counter whose rollup is not written yet) adds nothing.
+// lately (kept may be nil); an item without one (a counter whose rollup is not written yet) adds nothing.
 func mergeRollup(r *conversion.Rollup, item map[string]types.AttributeValue, kept *decoded[conversion.Rollup]) error {
 	data, ok := item[AttrData].(*types.AttributeValueMemberB)
 	if !ok {
 		return nil
 	}
-	if kept != nil {
-		stored, err := kept.get(data.Value)
-		if err != nil {
-			return err
-		}
-		r.Merge(stored)
-		return nil
-	}
-	var stored conversion.Rollup
-	if err := conversion.Decode(data.Value, &stored); err != nil {
+	stored, err := kept.get(data.Value)
+	if err != nil {
 		return err
 	}
-	r.Merge(&stored)
+	r.Merge(stored)
 	return nil
 }
 

@@ -103,8 +103,8 @@ func (s *Conversions) InDays(ctx context.Context, event string, days []string, e
 }
 
 // bucketConversions calls each for the conversions of bucket b, but those being erased,
-// read strongly consistent when consistent. With kept, each conversion is taken from
-// it when decoded lately, and each must only read it.
+// read strongly consistent when consistent. Each conversion is taken from kept
+// (which may be nil) when decoded lately, so each must only read it.
 func (s *Conversions) bucketConversions(ctx context.Context, b Bucket, consistent bool, kept *decoded[conversion.Conversion], each func(*conversion.Conversion)) error {
 	return s.queryAll(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
@@ -114,14 +114,6 @@ func (s *Conversions) bucketConversions(ctx context.Context, b Bucket, consisten
 		ConsistentRead:            aws.Bool(consistent),
 	}, func(item map[string]types.AttributeValue) error {
 		if boolAttr(item, AttrDeleted) {
-			return nil
-		}
-		if kept == nil {
-			st, err := storedFromItem(item)
-			if err != nil {
-				return err
-			}
-			each(&st.Conversion)
 			return nil
 		}
 		data, _ := item[AttrData].(*types.AttributeValueMemberB)

@@ -23,8 +23,16 @@ func newDecoded[T any](max int) *decoded[T] {
 	return &decoded[T]{max: max, byKey: make(map[[sha256.Size]byte]*T, max)}
 }
 
-// get returns the value data decodes to, decoding it only when not kept.
+// get returns the value data decodes to, decoding it only when not kept. A nil d keeps
+// nothing: callers reading once (a precomputation) decode every time.
 func (d *decoded[T]) get(data []byte) (*T, error) {
+	if d == nil {
+		v := new(T)
+		if err := conversion.Decode(data, v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}
 	key := sha256.Sum256(data)
 	d.mu.Lock()
 	v, ok := d.byKey[key]
